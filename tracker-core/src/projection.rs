@@ -261,9 +261,18 @@ impl RunRow {
     }
 
     fn apply_to_started(&mut self, event: &Event) -> Result<Vec<TaskChange>, CoreError> {
-        let Some(status) = self.status else {
+        let Some(mut status) = self.status else {
             return Err(CoreError::NotStarted { action: event.kind.name() });
         };
+        // `lost` is provisional: a run that reports again from its own process was not gone.
+        if status == RunStatus::Lost
+            && event.stream != StreamId::MONITOR
+            && !matches!(event.kind, EventKind::RunFinished(_) | EventKind::ResourceSample(_))
+        {
+            status = status.transition(RunStatus::Running)?;
+            self.status = Some(status);
+            self.finished_at = None;
+        }
         let at = event.at;
         let stream = event.stream;
         let open_only = |action| {

@@ -12,6 +12,7 @@ use crate::error::CoreError;
 /// ```text
 /// running ──> completed | failed | cancelled | lost
 /// lost    ──> completed | failed | cancelled   (a late finish from a process thought gone)
+/// lost    ──> running                          (the process reported again: it was not gone)
 /// ```
 ///
 /// `stalled` is not a stored status: it is computed by readers for a running run
@@ -58,7 +59,8 @@ impl RunStatus {
         use RunStatus::{Cancelled, Completed, Failed, Lost, Running};
         matches!(
             (self, to),
-            (Running, Completed | Failed | Cancelled | Lost) | (Lost, Completed | Failed | Cancelled)
+            (Running, Completed | Failed | Cancelled | Lost)
+                | (Lost, Running | Completed | Failed | Cancelled)
         )
     }
 
@@ -147,6 +149,7 @@ mod tests {
                 (Running, Failed),
                 (Running, Cancelled),
                 (Running, Lost),
+                (Lost, Running),
                 (Lost, Completed),
                 (Lost, Failed),
                 (Lost, Cancelled),

@@ -417,3 +417,24 @@ fn task_change_close_open_only_touches_running_tasks() {
     assert_eq!(tasks[&(StreamId::MAIN, 1)].finished_at, Some(t(2)));
     assert_eq!(tasks[&(StreamId::MAIN, 2)].status, TaskStatus::Failed);
 }
+
+#[test]
+fn a_lost_run_that_reports_again_is_running_again() {
+    let (mut s, start) = Session::start(RunId::from_parts(1, [16; 10]), meta(None), t(0)).unwrap();
+    let lost = Event {
+        run_id: start.run_id,
+        stream: StreamId::MONITOR,
+        seq: 1,
+        at: t(100),
+        kind: EventKind::RunFinished(Box::new(RunEnd {
+            status: RunStatus::Lost,
+            exit_code: None,
+            signal: None,
+            error: None,
+        })),
+    };
+    let (row, _) = fold(&[start.clone(), lost.clone()]);
+    assert_eq!((row.status, row.finished_at), (Some(RunStatus::Lost), Some(t(100))));
+    let (row, _) = fold(&[start, lost, s.enter_task("still here", t(101)).unwrap()]);
+    assert_eq!((row.status, row.finished_at), (Some(RunStatus::Running), None));
+}

@@ -1,0 +1,248 @@
+//! The append algorithm both backends share: validate a batch, then per run decide
+//! how the newly stored events change the projections. Backends only run the SQL.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use tracker_core::projection::rebuild;
+use tracker_core::session::validate_event;
+use tracker_core::{CoreError, Event, EventKind, RunId, RunRow, StreamId, TaskChange, TaskKey, TaskRow};
+
+use crate::error::{DbError, Result};
+
+/// What an append did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AppendOutcome {
+    /// Events newly stored.
+    pub inserted: usize,
+    /// Events already stored (a replay): ignored.
+    pub duplicates: usize,
+    /// Events stored for runs whose start has not arrived yet; they are folded in
+    /// when it does.
+    pub pending: usize,
+    /// Events stored in history but refused by the run's lifecycle (a task after
+    /// the run finished ...), with the reason.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// An event the projection refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// Run.
+    pub run_id: RunId,
+    /// Stream.
+    pub stream: StreamId,
+    /// Sequence.
+    pub seq: u64,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+/// Checks every event and the batch's ordering before anything is written.
+pub(crate) fn validate_batch(events: &[Event]) -> Result<BTreeMap<RunId, Vec<&Event>>> {
+    let mut last: BTreeMap<(RunId, StreamId), u64> = BTreeMap::new();
+    let mut groups: BTreeMap<RunId, Vec<&Event>> = BTreeMap::new();
+    for event in events {
+        validate_event(event).map_err(|source| DbError::InvalidEvent {
+            run_id: event.run_id.to_string(),
+            stream: event.stream.get(),
+            seq: event.seq,
+            source,
+        })?;
+        if let Some(previous) = last.insert((event.run_id, event.stream), event.seq)
+            && previous >= event.seq
+        {
+            return Err(DbError::BatchOrder {
+                detail: CoreError::OutOfOrder { stream: event.stream.get(), last: previous, got: event.seq }
+                    .to_string(),
+            });
+        }
+        groups.entry(event.run_id).or_default().push(event);
+    }
+    Ok(groups)
+}
+
+/// How a run's task rows must change.
+#[derive(Debug, Default)]
+pub(crate) struct TaskWrites {
+    /// Delete every task of the run first (a rebuild).
+    pub replace: bool,
+    /// Rows to insert.
+    pub inserts: Vec<TaskRow>,
+    /// Changes to rows stored by earlier batches, in order.
+    pub updates: Vec<TaskChange>,
+}
+
+/// What to write for one run.
+#[derive(Debug)]
+pub(crate) struct RunWrite {
+    pub row: RunRow,
+    /// The run row did not exist before: count a new run for the script.
+    pub new_run: bool,
+    pub tasks: TaskWrites,
+}
+
+/// Whether the run must be rebuilt from all its events rather than updated with
+/// the new ones: its start arrived after other events, or events arrived that
+/// predate its end (a spool replayed after the run was marked lost).
+pub(crate) fn needs_rebuild(existing: Option<&RunRow>, inserted: &[&Event], stored_before: usize) -> bool {
+    match existing {
+        None => stored_before > 0 && inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))),
+        Some(row) => row.finished_at.is_some_and(|end| {
+            inserted.iter().any(|e| e.at < end && !matches!(e.kind, EventKind::ResourceSample(_)))
+        }),
+    }
+}
+
+/// Folds newly stored events into the existing row. `None` when the run has not
+/// started (no row and no start among the events).
+pub(crate) fn plan_incremental(
+    existing: Option<RunRow>,
+    inserted: &[&Event],
+    outcome: &mut AppendOutcome,
+) -> Option<RunWrite> {
+    let new_run = existing.is_none();
+    if new_run && !inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))) {
+        outcome.pending += inserted.len();
+        return None;
+    }
+    let mut row = existing.unwrap_or_default();
+    let mut new_tasks: BTreeMap<TaskKey, TaskRow> = BTreeMap::new();
+    let mut order: Vec<TaskKey> = Vec::new();
+    let mut updates = Vec::new();
+    for event in inserted {
+        match row.apply(event) {
+            Ok(changes) => {
+                for change in changes {
+                    let key = match &change {
+                        TaskChange::Entered(task) => Some((task.stream, task.task_number)),
+                        TaskChange::Exited { key, .. } | TaskChange::Updated { key, .. } => Some(*key),
+                        TaskChange::CloseOpen { .. } => None,
+                    };
+                    match key {
+                        Some(key) if matches!(change, TaskChange::Entered(_)) => {
+                            if !new_tasks.contains_key(&key) {
+                                order.push(key);
+                            }
+                            change.apply_to(&mut new_tasks);
+                        }
+                        Some(key) if new_tasks.contains_key(&key) => change.apply_to(&mut new_tasks),
+                        Some(_) => updates.push(change),
+                        None => {
+                            change.apply_to(&mut new_tasks);
+                            updates.push(change);
+                        }
+                    }
+                }
+            }
+            Err(err) => outcome.conflicts.push(Conflict {
+                run_id: event.run_id,
+                stream: event.stream,
+                seq: event.seq,
+                reason: err.to_string(),
+            }),
+        }
+    }
+    let inserts = order.into_iter().filter_map(|key| new_tasks.remove(&key)).collect();
+    Some(RunWrite { row, new_run, tasks: TaskWrites { replace: false, inserts, updates } })
+}
+
+/// Rebuilds a run from all its stored events.
+pub(crate) fn plan_rebuild(all: &[Event], new_run: bool) -> Option<RunWrite> {
+    let (row, tasks) = rebuild(all)?;
+    Some(RunWrite {
+        row,
+        new_run,
+        tasks: TaskWrites { replace: true, inserts: tasks.into_values().collect(), updates: Vec::new() },
+    })
+}
+
+/// SQL shared by both backends (Postgres placeholders; SQLite rewrites them).
+pub(crate) mod sql {
+    pub(crate) const SELECT_RUN: &str = "SELECT * FROM runs WHERE run_id = $1";
+    pub(crate) const COUNT_EVENTS: &str = "SELECT count(*) AS n FROM events WHERE run_id = $1";
+    pub(crate) const SELECT_EVENTS: &str =
+        "SELECT run_id, stream, seq, at, payload FROM events WHERE run_id = $1 ORDER BY at, stream, seq";
+    pub(crate) const DELETE_TASKS: &str = "DELETE FROM tasks WHERE run_id = $1";
+    pub(crate) const TASK_EXITED: &str = "UPDATE tasks SET status = $4, finished_at = $5 WHERE run_id = $1 AND stream = $2 AND task_number = $3";
+    pub(crate) const TASK_MESSAGE: &str =
+        "UPDATE tasks SET message = $4 WHERE run_id = $1 AND stream = $2 AND task_number = $3";
+    pub(crate) const TASK_PROGRESS: &str = "UPDATE tasks SET progress_done = $4, progress_total = $5 \
+         WHERE run_id = $1 AND stream = $2 AND task_number = $3";
+    pub(crate) const CLOSE_OPEN_TASKS: &str =
+        "UPDATE tasks SET status = $2, finished_at = $3 WHERE run_id = $1 AND status = 'running'";
+    pub(crate) const UPSERT_SCRIPT: &str = "INSERT INTO scripts \
+         (script_name, category, latest_run_id, latest_started_at, first_seen_at, run_count) \
+         VALUES ($1, $2, $3, $4, $4, $5) \
+         ON CONFLICT (script_name) DO UPDATE SET \
+         run_count = scripts.run_count + excluded.run_count, \
+         first_seen_at = CASE WHEN excluded.first_seen_at < scripts.first_seen_at \
+             THEN excluded.first_seen_at ELSE scripts.first_seen_at END, \
+         category = CASE WHEN excluded.latest_started_at >= scripts.latest_started_at \
+             THEN excluded.category ELSE scripts.category END, \
+         latest_run_id = CASE WHEN excluded.latest_started_at >= scripts.latest_started_at \
+             THEN excluded.latest_run_id ELSE scripts.latest_run_id END, \
+         latest_started_at = CASE WHEN excluded.latest_started_at >= scripts.latest_started_at \
+             THEN excluded.latest_started_at ELSE scripts.latest_started_at END";
+}
+
+/// The statements (SQL and parameters) that apply a [`RunWrite`] after the run
+/// row upsert; both backends execute them in order.
+pub(crate) fn task_and_script_statements(
+    write: &RunWrite,
+    task_insert_sql: &str,
+) -> Vec<(String, Vec<crate::value::Value>)> {
+    use crate::mapping::task_values;
+    use crate::value::Value;
+    let run_id = write.row.run_id.expect("a written run has an id");
+    let id: Value = run_id.as_uuid().into();
+    let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
+    if write.tasks.replace {
+        statements.push((sql::DELETE_TASKS.to_owned(), vec![id.clone()]));
+    }
+    for task in &write.tasks.inserts {
+        statements.push((task_insert_sql.to_owned(), task_values(run_id, task)));
+    }
+    for change in &write.tasks.updates {
+        match change {
+            TaskChange::Entered(task) => {
+                statements.push((task_insert_sql.to_owned(), task_values(run_id, task)))
+            }
+            TaskChange::Exited { key, status, at } => statements.push((
+                sql::TASK_EXITED.to_owned(),
+                vec![id.clone(), key.0.get().into(), key.1.into(), status.as_str().into(), (*at).into()],
+            )),
+            TaskChange::Updated { key, message, progress } => {
+                if let Some(message) = message {
+                    statements.push((
+                        sql::TASK_MESSAGE.to_owned(),
+                        vec![id.clone(), key.0.get().into(), key.1.into(), message.clone().into()],
+                    ));
+                }
+                if let Some((done, total)) = progress {
+                    statements.push((
+                        sql::TASK_PROGRESS.to_owned(),
+                        vec![id.clone(), key.0.get().into(), key.1.into(), (*done).into(), (*total).into()],
+                    ));
+                }
+            }
+            TaskChange::CloseOpen { status, at } => statements.push((
+                sql::CLOSE_OPEN_TASKS.to_owned(),
+                vec![id.clone(), status.as_str().into(), (*at).into()],
+            )),
+        }
+    }
+    if write.new_run || write.tasks.replace {
+        statements.push((
+            sql::UPSERT_SCRIPT.to_owned(),
+            vec![
+                write.row.script_name.clone().into(),
+                write.row.category.clone().into(),
+                id,
+                write.row.started_at.into(),
+                i64::from(write.new_run).into(),
+            ],
+        ));
+    }
+    statements
+}

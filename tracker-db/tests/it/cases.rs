@@ -1,0 +1,475 @@
+//! The contract cases, each given a fresh store.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tracker_core::{
+    ErrorInfo, Event, EventKind, ResourceSample, RunEnd, RunId, RunMeta, RunStatus, Session, StreamId,
+    TaskStatus,
+};
+use tracker_db::{DbError, SCHEMA_VERSION, Store, Value};
+
+use crate::harness::Harness;
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 6, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn new_run_id() -> RunId {
+    RunId(uuid::Uuid::now_v7())
+}
+
+fn meta(script: &str, total: Option<u32>) -> RunMeta {
+    RunMeta {
+        script_name: script.into(),
+        total_tasks: total,
+        host: Some("etl-01".into()),
+        pid: Some(4242),
+        language: Some("R".into()),
+        git_commit: Some("0123abc".into()),
+        env: [("HOME".to_owned(), "/home/etl".to_owned())].into(),
+        ..RunMeta::default()
+    }
+}
+
+fn end(status: RunStatus) -> RunEnd {
+    RunEnd { status, exit_code: Some(i32::from(status != RunStatus::Completed)), signal: None, error: None }
+}
+
+/// A run of `tasks` top-level tasks, with a message and progress in each, finished as `status`.
+fn script_run(script: &str, tasks: u32, status: Option<RunStatus>, start: i64) -> (RunId, Vec<Event>) {
+    let run_id = new_run_id();
+    let (mut s, first) = Session::start(run_id, meta(script, Some(tasks)), t(start)).unwrap();
+    let mut events = vec![first];
+    for i in 0..tasks {
+        let at = t(start + 10 * i64::from(i) + 1);
+        events.push(s.enter_task(&format!("Task {i}"), at).unwrap());
+        events.push(s.message(&format!("working on {i}"), at).unwrap());
+        events.push(s.progress(5, 10, at).unwrap());
+        events.push(s.exit_task(TaskStatus::Completed, at + Duration::seconds(5)).unwrap());
+    }
+    if let Some(status) = status {
+        events.extend(s.finish(end(status), t(start + 10 * i64::from(tasks) + 2)).unwrap());
+    }
+    (run_id, events)
+}
+
+async fn count(store: &Store, table: &str) -> i64 {
+    let rows = store.query(&format!("SELECT count(*) AS n FROM {table}"), Vec::new()).await.unwrap();
+    rows[0].int("n").unwrap().unwrap()
+}
+
+pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
+    assert_eq!(h.store.schema_version().await.unwrap(), 0);
+    let applied = h.store.migrate().await.unwrap();
+    assert_eq!(applied, vec!["V1__initial".to_owned()]);
+    assert_eq!(h.store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert!(h.store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
+    h.store.ensure_current().await.unwrap();
+    let check = h.store.check("test").await.unwrap();
+    assert!(check.is_current());
+    for table in ["runs", "tasks", "events", "scripts", "resource_samples"] {
+        assert_eq!(count(&h.store, table).await, 0, "{table} exists and is empty");
+    }
+}
+
+pub(crate) async fn an_unmigrated_store_says_to_run_migrate(h: Harness) {
+    let err = h.store.ensure_current().await.unwrap_err();
+    assert!(matches!(err, DbError::NotMigrated { found: 0, .. }), "{err:?}");
+    assert!(err.to_string().contains("run `pipetrack migrate`"), "{err}");
+}
+
+pub(crate) async fn a_full_run_lands_in_runs_tasks_events_and_scripts(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, events) = script_run("DAILY_01_BDC_Locations.R", 3, Some(RunStatus::Completed), 0);
+    let n = events.len();
+    let outcome = h.store.append(events).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates, outcome.pending), (n, 0, 0));
+    assert!(outcome.conflicts.is_empty(), "{:?}", outcome.conflicts);
+
+    let run = h.store.run(run_id).await.unwrap().expect("run row");
+    assert_eq!(run.script_name, "DAILY_01_BDC_Locations.R");
+    assert_eq!(run.category, "DAILY");
+    assert_eq!(run.status, Some(RunStatus::Completed));
+    assert_eq!((run.tasks_done, run.total_tasks, run.current_task_number), (3, Some(3), 3));
+    assert_eq!(run.current_task.as_deref(), Some("Task 2"));
+    assert_eq!(run.message.as_deref(), Some("working on 2"));
+    assert_eq!(run.started_at, Some(t(0)));
+    assert_eq!(run.finished_at, Some(t(32)));
+    assert_eq!(run.duration_ms(), Some(32_000));
+    assert_eq!(run.host.as_deref(), Some("etl-01"));
+    assert_eq!(run.pid, Some(4242));
+    assert_eq!(run.git_commit.as_deref(), Some("0123abc"));
+    assert_eq!(run.env.get("HOME").map(String::as_str), Some("/home/etl"));
+    assert_eq!(run.exit_code, Some(0));
+
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    assert_eq!(tasks.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["Task 0", "Task 1", "Task 2"]);
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Completed && t.finished_at.is_some()));
+    assert_eq!(tasks[1].message.as_deref(), Some("working on 1"));
+    assert_eq!((tasks[1].progress_done, tasks[1].progress_total), (Some(5), Some(10)));
+    assert_eq!(tasks[1].started_at, t(11));
+    assert_eq!(tasks[1].finished_at, Some(t(16)));
+
+    let stored = h.store.events(run_id).await.unwrap();
+    assert_eq!(stored.len(), n);
+    assert!(matches!(stored[0].kind, EventKind::RunStarted(_)));
+
+    let latest = h.store.latest_runs().await.unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].run.run_id, Some(run_id));
+    assert_eq!(latest[0].run_count, 1);
+    // The stored progress percentage is what readers sort and filter on.
+    let rows = h
+        .store
+        .query(
+            "SELECT progress_percent, duration_ms FROM runs WHERE run_id = $1",
+            vec![run_id.as_uuid().into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows[0].real("progress_percent").unwrap(), Some(100.0));
+    assert_eq!(rows[0].int("duration_ms").unwrap(), Some(32_000));
+}
+
+pub(crate) async fn every_final_status_is_stored(h: Harness) {
+    let h = h.migrated().await;
+    for status in [RunStatus::Completed, RunStatus::Failed, RunStatus::Cancelled] {
+        let (run_id, events) = script_run(&format!("STATIC_{status}.R"), 1, Some(status), 0);
+        h.store.append(events).await.unwrap();
+        assert_eq!(h.store.run(run_id).await.unwrap().unwrap().status, Some(status));
+    }
+    // Failed with an error: message, class and traceback are kept.
+    let run_id = new_run_id();
+    let (mut s, start) = Session::start(run_id, meta("ANNUAL_DEC_02.R", None), t(0)).unwrap();
+    let mut events = vec![start, s.enter_task("Download", t(1)).unwrap()];
+    let error = ErrorInfo {
+        message: "HTTP 503 from api.census.gov".into(),
+        class: Some("httr_error".into()),
+        traceback: Some("1: download()\n2: GET()".into()),
+    };
+    events.extend(s.fail(error, Some(1), t(2)).unwrap());
+    h.store.append(events).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, Some(RunStatus::Failed));
+    assert_eq!(run.error_message.as_deref(), Some("HTTP 503 from api.census.gov"));
+    assert_eq!(run.error_class.as_deref(), Some("httr_error"));
+    assert_eq!(run.error_traceback.as_deref(), Some("1: download()\n2: GET()"));
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    assert_eq!(tasks[0].status, TaskStatus::Failed);
+
+    // Running -> lost (by a monitor) -> the process reports again -> running -> completed.
+    let run_id = new_run_id();
+    let (mut s, start) = Session::start(run_id, meta("DAILY_03.R", None), t(0)).unwrap();
+    h.store.append(vec![start, s.enter_task("Slow download", t(1)).unwrap()]).await.unwrap();
+    let lost = Event {
+        run_id,
+        stream: StreamId::MONITOR,
+        seq: 1,
+        at: t(100),
+        kind: EventKind::RunFinished(Box::new(RunEnd {
+            status: RunStatus::Lost,
+            exit_code: None,
+            signal: None,
+            error: None,
+        })),
+    };
+    h.store.append(vec![lost]).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.finished_at), (Some(RunStatus::Lost), Some(t(100))));
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    assert_eq!(tasks[0].status, TaskStatus::Failed, "a lost run's open tasks are closed as failed");
+    h.store.append(vec![s.heartbeat(t(101)).unwrap()]).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!((run.status, run.finished_at), (Some(RunStatus::Running), None));
+    h.store.append(s.finish(end(RunStatus::Completed), t(102)).unwrap()).await.unwrap();
+    assert_eq!(h.store.run(run_id).await.unwrap().unwrap().status, Some(RunStatus::Completed));
+}
+
+pub(crate) async fn refused_transitions_are_kept_in_history_and_reported(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, events) = script_run("DAILY_04.R", 1, Some(RunStatus::Completed), 0);
+    let last_seq = events.iter().filter(|e| e.stream == StreamId::MAIN).map(|e| e.seq).max().unwrap();
+    h.store.append(events).await.unwrap();
+    let before = h.store.run(run_id).await.unwrap().unwrap();
+    // A second finish (as failed) after completion, from the same stream.
+    let late = Event {
+        run_id,
+        stream: StreamId::MAIN,
+        seq: last_seq + 1,
+        at: t(500),
+        kind: EventKind::RunFinished(Box::new(end(RunStatus::Failed))),
+    };
+    let outcome = h.store.append(vec![late]).await.unwrap();
+    assert_eq!(outcome.inserted, 1);
+    assert_eq!(outcome.conflicts.len(), 1);
+    assert_eq!(outcome.conflicts[0].reason, "a run cannot go from completed to failed");
+    assert_eq!(h.store.run(run_id).await.unwrap().unwrap(), before, "projection unchanged");
+    assert_eq!(h.store.events(run_id).await.unwrap().len(), 7, "but the event is in history");
+}
+
+pub(crate) async fn replaying_a_batch_changes_nothing(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, events) = script_run("PERIODIC_01_ESRI_Hex_Data.R", 4, Some(RunStatus::Completed), 0);
+    h.store.append(events.clone()).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap();
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    let outcome = h.store.append(events.clone()).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.duplicates), (0, events.len()));
+    // A partial overlap (the tail replayed, as a spool would) changes nothing either.
+    let outcome = h.store.append(events[events.len() / 2..].to_vec()).await.unwrap();
+    assert_eq!(outcome.inserted, 0);
+    assert_eq!(h.store.run(run_id).await.unwrap(), run);
+    assert_eq!(h.store.tasks(run_id).await.unwrap(), tasks);
+    assert_eq!(count(&h.store, "events").await, events.len() as i64);
+    assert_eq!(h.store.latest_runs().await.unwrap()[0].run_count, 1, "a replay is not a new run");
+}
+
+pub(crate) async fn batches_of_any_size_give_the_same_projection(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, events) = script_run("ANNUAL_SEPT_02_Road_Lengths_Hex.R", 5, Some(RunStatus::Completed), 0);
+    for chunk in events.chunks(3) {
+        h.store.append(chunk.to_vec()).await.unwrap();
+    }
+    let chunked = (h.store.run(run_id).await.unwrap().unwrap(), h.store.tasks(run_id).await.unwrap());
+    // The same run under another id, in one batch.
+    let other = new_run_id();
+    let renamed: Vec<Event> = events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            e.run_id = other;
+            e
+        })
+        .collect();
+    h.store.append(renamed).await.unwrap();
+    let mut whole = h.store.run(other).await.unwrap().unwrap();
+    whole.run_id = Some(run_id);
+    assert_eq!(whole, chunked.0);
+    assert_eq!(h.store.tasks(other).await.unwrap(), chunked.1);
+}
+
+pub(crate) async fn events_before_the_start_wait_then_fold_in(h: Harness) {
+    let h = h.migrated().await;
+    let run_id = new_run_id();
+    let (mut parent, start) =
+        Session::start(run_id, meta("ANNUAL_DEC_05_Block20_Info_Table.R", Some(1)), t(0)).unwrap();
+    let enter = parent.enter_task("Process states", t(1)).unwrap();
+    let mut child = parent.fork(StreamId::from_random([7; 8]));
+    let child_events = vec![
+        child.enter_task("State 06", t(2)).unwrap(),
+        child.exit_task(TaskStatus::Completed, t(3)).unwrap(),
+    ];
+    // The child's events reach the store before the parent's first batch.
+    let outcome = h.store.append(child_events).await.unwrap();
+    assert_eq!((outcome.inserted, outcome.pending), (2, 2));
+    assert!(h.store.run(run_id).await.unwrap().is_none());
+    let outcome = h.store.append(vec![start, enter]).await.unwrap();
+    assert_eq!(outcome.inserted, 2);
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.current_task_number, 1);
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    assert_eq!(tasks.len(), 2);
+    let state = tasks.iter().find(|t| t.name == "State 06").unwrap();
+    assert_eq!((state.depth, state.status), (1, TaskStatus::Completed));
+    // A forked child re-sends the start it inherited: a harmless duplicate.
+    let outcome = h.store.append(vec![child.start_event().clone()]).await.unwrap();
+    assert_eq!(outcome.duplicates, 1);
+}
+
+pub(crate) async fn events_replayed_after_a_run_was_marked_lost_rebuild_it(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, events) = script_run("DAILY_05.R", 3, Some(RunStatus::Completed), 0);
+    // Only the start reached the store; the rest was spooled during an outage.
+    h.store.append(events[..1].to_vec()).await.unwrap();
+    let lost = Event {
+        run_id,
+        stream: StreamId::MONITOR,
+        seq: 1,
+        at: t(20),
+        kind: EventKind::RunFinished(Box::new(RunEnd {
+            status: RunStatus::Lost,
+            exit_code: None,
+            signal: None,
+            error: None,
+        })),
+    };
+    h.store.append(vec![lost]).await.unwrap();
+    assert_eq!(h.store.run(run_id).await.unwrap().unwrap().status, Some(RunStatus::Lost));
+    // The spool is replayed: events older than the lost mark arrive.
+    let outcome = h.store.append(events[1..].to_vec()).await.unwrap();
+    assert!(outcome.conflicts.is_empty(), "{:?}", outcome.conflicts);
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, Some(RunStatus::Completed));
+    assert_eq!(run.tasks_done, 3);
+    let tasks = h.store.tasks(run_id).await.unwrap();
+    assert_eq!(tasks.len(), 3);
+    assert!(tasks.iter().all(|t| t.status == TaskStatus::Completed));
+}
+
+pub(crate) async fn an_invalid_event_refuses_the_whole_batch(h: Harness) {
+    let h = h.migrated().await;
+    let (run_id, mut events) = script_run("DAILY_06.R", 2, None, 0);
+    events[2].kind = EventKind::TaskEntered { task: 9, depth: 0, name: "bad\u{7}name".into() };
+    let err = h.store.append(events.clone()).await.unwrap_err();
+    assert!(matches!(err, DbError::InvalidEvent { .. }), "{err:?}");
+    assert!(err.to_string().contains("control character"), "{err}");
+    assert_eq!(count(&h.store, "events").await, 0, "nothing of the batch was written");
+    assert!(h.store.run(run_id).await.unwrap().is_none());
+    // Sequence numbers going backwards within a stream are refused too.
+    let (_, mut events) = script_run("DAILY_06.R", 2, None, 0);
+    events.swap(1, 2);
+    let err = h.store.append(events).await.unwrap_err();
+    assert!(matches!(err, DbError::BatchOrder { .. }), "{err:?}");
+    assert!(err.to_string().contains("events must be appended in order"), "{err}");
+}
+
+pub(crate) async fn hostile_text_is_stored_verbatim(h: Harness) {
+    let h = h.migrated().await;
+    let name = "STATIC_'; DROP TABLE runs; --.R";
+    let run_id = new_run_id();
+    let (mut s, start) = Session::start(run_id, meta(name, None), t(0)).unwrap();
+    let hostile = "50% done_ \"quoted\" 'single' \\ back $1 ?1 Zürich 東京 🚀";
+    let events = vec![start, s.enter_task(hostile, t(1)).unwrap(), s.message(hostile, t(2)).unwrap()];
+    h.store.append(events).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.script_name, name);
+    assert_eq!(run.message.as_deref(), Some(hostile));
+    assert_eq!(h.store.tasks(run_id).await.unwrap()[0].name, hostile);
+    assert_eq!(count(&h.store, "runs").await, 1);
+    let rows = h
+        .store
+        .query("SELECT count(*) AS n FROM runs WHERE message = $1", vec![Value::from(hostile)])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].int("n").unwrap(), Some(1));
+}
+
+pub(crate) async fn resource_samples_are_stored_with_run_totals(h: Harness) {
+    let h = h.migrated().await;
+    let run_id = new_run_id();
+    let (mut s, start) = Session::start(run_id, meta("DAILY_02_Provider_Tables.R", None), t(0)).unwrap();
+    let sample = |rss: u64, cpu: f64, io: u64| ResourceSample {
+        rss_bytes: rss,
+        peak_rss_bytes: rss,
+        cpu_seconds: cpu,
+        read_bytes: io,
+        write_bytes: io * 2,
+    };
+    let events = vec![
+        start,
+        s.sample(sample(100 << 20, 1.5, 1000), t(5)).unwrap(),
+        s.sample(sample(300 << 20, 4.25, 5000), t(10)).unwrap(),
+        s.sample(sample(200 << 20, 6.0, 9000), t(15)).unwrap(),
+    ];
+    h.store.append(events).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.peak_rss_bytes, Some(300 << 20));
+    assert_eq!(run.cpu_seconds, Some(6.0));
+    assert_eq!((run.read_bytes, run.write_bytes), (Some(9000), Some(18000)));
+    let rows = h
+        .store
+        .query(
+            "SELECT rss_bytes, cpu_seconds, at FROM resource_samples WHERE run_id = $1 ORDER BY at",
+            vec![run_id.as_uuid().into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1].int("rss_bytes").unwrap(), Some(300 << 20));
+    assert_eq!(rows[1].real("cpu_seconds").unwrap(), Some(4.25));
+    assert_eq!(rows[2].time("at").unwrap(), Some(t(15)));
+}
+
+pub(crate) async fn scripts_point_at_their_latest_run(h: Harness) {
+    let h = h.migrated().await;
+    let (first, a) = script_run("DAILY_01.R", 1, Some(RunStatus::Failed), 0);
+    let (second, b) = script_run("DAILY_01.R", 1, None, 1000);
+    let (_, c) = script_run("STATIC_02_Technology_Codes.R", 1, Some(RunStatus::Completed), 500);
+    // The newer run arrives first: the older one must not take the pointer back.
+    h.store.append(b).await.unwrap();
+    h.store.append(a).await.unwrap();
+    h.store.append(c).await.unwrap();
+    let latest = h.store.latest_runs().await.unwrap();
+    let names: Vec<&str> = latest.iter().map(|l| l.run.script_name.as_str()).collect();
+    assert_eq!(names, ["DAILY_01.R", "STATIC_02_Technology_Codes.R"], "ordered by category then name");
+    assert_eq!(latest[0].run.run_id, Some(second));
+    assert_eq!(latest[0].run.status, Some(RunStatus::Running));
+    assert_eq!(latest[0].run_count, 2);
+    assert_ne!(latest[0].run.run_id, Some(first));
+}
+
+/// Events each writer (thread or process) appends: its own run, plus a stream of
+/// a run shared by all writers (as forked children write into their parent's run).
+pub(crate) async fn write_worker_load(store: &Store, worker: u8, shared: RunId) {
+    let (_, events) = script_run(&format!("DAILY_W{worker:02}.R"), 20, Some(RunStatus::Completed), 0);
+    for chunk in events.chunks(7) {
+        store.append(chunk.to_vec()).await.unwrap();
+    }
+    let (parent, _) = Session::start(shared, meta("ANNUAL_DEC_01_Hex_Info_Base.R", Some(1)), t(0)).unwrap();
+    let mut child = parent.fork(StreamId::from_random([worker.wrapping_add(1); 8]));
+    let mut batch = vec![child.start_event().clone()];
+    for i in 0..20 {
+        batch.push(child.enter_task(&format!("W{worker} state {i}"), t(i + 1)).unwrap());
+        batch.push(child.exit_task(TaskStatus::Completed, t(i + 1)).unwrap());
+        if batch.len() >= 9 {
+            store.append(std::mem::take(&mut batch)).await.unwrap();
+        }
+    }
+    store.append(batch).await.unwrap();
+}
+
+async fn assert_worker_load_landed(store: &Store, workers: usize, shared: RunId) {
+    // Each worker's own run: 1 start + 20 * 4 + 2 (exit of none open, finish) events.
+    let per_run = 1 + 20 * 4 + 1;
+    assert_eq!(count(store, "runs").await, workers as i64 + 1);
+    assert_eq!(count(store, "events").await, (workers * per_run + 1 + workers * 40) as i64);
+    let shared_tasks = store.tasks(shared).await.unwrap();
+    assert_eq!(shared_tasks.len(), workers * 20);
+    assert!(shared_tasks.iter().all(|t| t.status == TaskStatus::Completed));
+    let latest = store.latest_runs().await.unwrap();
+    assert_eq!(latest.len(), workers + 1);
+    for l in latest.iter().filter(|l| l.run.script_name.starts_with("DAILY_W")) {
+        assert_eq!((l.run.status, l.run.tasks_done), (Some(RunStatus::Completed), 20));
+    }
+}
+
+pub(crate) async fn concurrent_writers_in_one_process_lose_nothing(h: Harness) {
+    let h = h.migrated().await;
+    let shared = new_run_id();
+    let workers = 8;
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let store = h.store.clone();
+            tokio::spawn(async move { write_worker_load(&store, w as u8, shared).await })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.unwrap();
+    }
+    assert_worker_load_landed(&h.store, workers, shared).await;
+}
+
+pub(crate) async fn concurrent_writer_processes_lose_nothing(h: Harness) {
+    let h = h.migrated().await;
+    let shared = new_run_id();
+    let workers = 4;
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..workers)
+        .map(|w| {
+            std::process::Command::new(&exe)
+                .args(["worker::entry", "--exact", "--test-threads=1", "--quiet"])
+                .env("PIPETRACK_TEST_WORKER_URL", &h.url)
+                .env("PIPETRACK_TEST_WORKER_INDEX", w.to_string())
+                .env("PIPETRACK_TEST_SHARED_RUN", shared.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "worker failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("1 passed"), "the worker really ran");
+    }
+    assert_worker_load_landed(&h.store, workers, shared).await;
+}
