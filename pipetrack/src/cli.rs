@@ -1,0 +1,46 @@
+//! Command-line arguments. Parsing only: each command's behaviour lives in
+//! `commands/`.
+
+use clap::{Args, Parser, Subcommand};
+
+/// See, at a glance and live, what every script of your batch pipelines is doing.
+#[derive(Debug, Parser)]
+#[command(name = "pipetrack", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Store to use: postgres://user@host:5432/db or sqlite:///path/file.db.
+    /// Default: PIPETRACK_DATABASE_URL, else MONITOR_DB_* variables, else the
+    /// embedded SQLite file under your data directory.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) database_url: Option<String>,
+
+    /// Never colour the output (also: NO_COLOR=1).
+    #[arg(long, global = true)]
+    pub(crate) no_color: bool,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create or upgrade the store's tables (safe to run again: applies only what is missing).
+    Migrate(JsonFlag),
+    /// Database commands.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// The latest run of every script: status, progress, current task, timing.
+    Status(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Connection test: which store, whether it is reachable, its schema version.
+    Check(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

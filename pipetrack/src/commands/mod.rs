@@ -1,0 +1,43 @@
+//! One module per command; [`run`] dispatches.
+
+mod db;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tracker_db::config::Source;
+use tracker_db::{Store, StoreConfig};
+
+use crate::cli::{Cli, Command, DbCommand};
+
+/// Runs the parsed command.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let color = crate::output::use_color(cli.no_color);
+    match cli.command {
+        Command::Migrate(flag) => db::migrate(&config(cli.database_url.as_deref())?, flag.json).await,
+        Command::Db(DbCommand::Check(flag)) => {
+            db::check(&config(cli.database_url.as_deref())?, flag.json).await
+        }
+        Command::Status(flag) => status::run(&config(cli.database_url.as_deref())?, flag.json, color).await,
+    }
+}
+
+/// The store configuration: the `--database-url` flag, else the environment.
+pub(crate) fn config(flag: Option<&str>) -> anyhow::Result<StoreConfig> {
+    Ok(match flag {
+        Some(url) => StoreConfig::from_url(url, Source::Flag)?,
+        None => StoreConfig::from_env()?,
+    })
+}
+
+/// Opens the store for reading: it must exist and be migrated. The embedded
+/// default is migrated on first use (zero set-up); a configured store is not.
+pub(crate) async fn open_for_reading(config: &StoreConfig) -> anyhow::Result<Store> {
+    let store = Store::open(config).await?;
+    if config.source() == Source::Default {
+        store.migrate().await.context("preparing the embedded store")?;
+    }
+    store.ensure_current().await?;
+    Ok(store)
+}
