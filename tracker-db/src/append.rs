@@ -206,7 +206,7 @@ pub(crate) fn task_and_script_statements(
     for change in &write.tasks.updates {
         match change {
             TaskChange::Entered(task) => {
-                statements.push((task_insert_sql.to_owned(), task_values(run_id, task)))
+                statements.push((task_insert_sql.to_owned(), task_values(run_id, task)));
             }
             TaskChange::Exited { key, status, at } => statements.push((
                 sql::TASK_EXITED.to_owned(),
