@@ -16,6 +16,7 @@ Cost: ``gexit`` *is* the native function; ``genter``, ``gmessage`` and
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import platform
 import sys
@@ -27,7 +28,8 @@ from typing import Any, TypeVar, overload
 
 from pipetrack import _native
 from pipetrack._errors import StateError, TrackerError
-from pipetrack._glue import interpolate
+from pipetrack._glue import fill, interpolate
+from pipetrack._glue import interpolate as _interpolate
 
 __all__ = [
     "current_run_id",
@@ -304,8 +306,8 @@ class task:  # noqa: N801 - used like a function: `with pipetrack.task(...)`
 
     __slots__ = ("name",)
 
-    def __init__(self, name: str) -> None:
-        self.name = interpolate(name, 1) if "{" in name else name
+    def __init__(self, name: str, *, interpolate: bool = True) -> None:
+        self.name = _interpolate(name, 1) if interpolate and "{" in name else name
 
     def __enter__(self) -> str:
         if not _started:
@@ -335,17 +337,23 @@ def tracked(func: F, /) -> F: ...
 def tracked(*, name: str | None = None) -> Callable[[F], F]: ...
 def tracked(func: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
     """Decorator: every call of the function is a task, named after the
-    function (``module.qualname`` without the module for ``__main__``) or
-    ``name``. Use it bare, ``@pipetrack.tracked``, or with a name,
+    function (its ``__qualname__``) or ``name``, whose ``{arg}`` placeholders
+    are filled from the call's arguments. Use it bare, ``@pipetrack.tracked``, or with a name,
     ``@pipetrack.tracked(name="Load states")``. An exception leaving the
     function ends the task as ``failed`` and propagates."""
 
     def decorate(function: F) -> F:
         label = name or function.__qualname__
+        signature = inspect.signature(function) if "{" in label else None
 
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with task(label):
+            task_name = label
+            if signature is not None:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                task_name = fill(label, bound.arguments)
+            with task(task_name, interpolate=False):
                 return function(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

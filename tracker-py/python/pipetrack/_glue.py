@@ -25,12 +25,13 @@ from __future__ import annotations
 import string
 import sys
 from collections import ChainMap
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
 from pipetrack._errors import InvalidInputError
 
-__all__ = ["interpolate"]
+__all__ = ["fill", "interpolate"]
 
 _FORMATTER = string.Formatter()
 
@@ -58,6 +59,18 @@ def interpolate(text: str, depth: int = 0) -> str:
     """
     if "{" not in text and "}" not in text:
         return text
+    frame: FrameType = sys._getframe(depth + 1)
+    try:
+        return fill(text, ChainMap(frame.f_locals, frame.f_globals))
+    finally:
+        del frame  # no reference cycle through the frame
+
+
+def fill(text: str, scope: Mapping[str, Any]) -> str:
+    """``text`` with its placeholders filled from ``scope`` (the rules of
+    :func:`interpolate`)."""
+    if "{" not in text and "}" not in text:
+        return text
     try:
         fields = [name for _, name, _, _ in _FORMATTER.parse(text) if name is not None]
     except ValueError:
@@ -67,9 +80,6 @@ def interpolate(text: str, depth: int = 0) -> str:
     roots = [_placeholder_root(name) for name in fields]
     if any(root is None for root in roots):
         return text
-    frame: FrameType = sys._getframe(depth + 1)
-    scope: ChainMap[str, Any] = ChainMap(frame.f_locals, frame.f_globals)
-    del frame  # no reference cycle through the frame
     missing = sorted({root for root in roots if root is not None and root not in scope})
     if missing:
         names = ", ".join(missing)
