@@ -19,6 +19,7 @@ import functools
 import inspect
 import os
 import platform
+import signal
 import sys
 import threading
 import traceback as traceback_module
@@ -91,6 +92,30 @@ def _unexport_run_id() -> None:
     _exported_run_id = None
 
 
+def _flush_on_terminate_in_workers() -> None:
+    """In a ``multiprocessing`` worker started by *spawn* or *forkserver*
+    (a fresh interpreter that joined the parent's run), flushes before a
+    SIGTERM kills the process: ``Pool.terminate()`` (and so ``with Pool()``)
+    ends workers that way, which would lose events still queued for the
+    writer. The signal then kills the process as before. Forked workers need
+    nothing: they write each event to disk synchronously. A handler the
+    program installed itself is left alone."""
+    multiprocessing = sys.modules.get("multiprocessing")
+    if multiprocessing is None or multiprocessing.parent_process() is None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def flush_then_die(signum: int, frame: object) -> None:
+        _native.shutdown()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, flush_then_die)
+
+
 def track_init(
     script_name: str | None = None,
     *,
@@ -105,8 +130,9 @@ def track_init(
     skip_env: bool = False,
     skip_git: bool = False,
     no_join: bool = False,
-) -> str:
-    """Starts the run of this script and returns its id (a UUID string).
+) -> str | None:
+    """Starts the run of this script and returns its id (a UUID string;
+    ``None`` when ``PIPETRACK_DISABLED=1`` turns tracking off).
 
     Optional: the first :func:`genter` (or :func:`gmessage`, :func:`progress`,
     :func:`track_status`) starts a run with the defaults. Everything not given
@@ -143,7 +169,9 @@ def track_init(
         no_join=no_join,
     )
     _started = True
-    _export_run_id(run_id)
+    if run_id is not None:
+        _export_run_id(run_id)
+        _flush_on_terminate_in_workers()
     return run_id
 
 
