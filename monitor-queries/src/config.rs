@@ -1,0 +1,93 @@
+//! Settings of the read model: cache TTLs and the stalled/lost rules.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+
+use crate::error::{Result, invalid};
+
+/// Settings of a [`crate::Monitor`]. `Default` gives the documented defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorConfig {
+    /// How long an answer may be served from the cache (default 5 s; zero disables).
+    pub cache_ttl: Duration,
+    /// Per-query TTLs overriding `cache_ttl`, by query name (`current_status`,
+    /// `history`, `running`, `recent_failures`, `run_detail`, `trends`,
+    /// `error_groups`, `lost_runs`, `stalled_runs`, `script_timings`).
+    pub cache_ttl_overrides: HashMap<&'static str, Duration>,
+    /// A running run whose latest heartbeat is older than this is lost (default 2 min).
+    pub lost_after: Duration,
+    /// Stalled when no progress for `stall_factor` x the p90 duration ... (default 3).
+    pub stall_factor: f64,
+    /// ... but never before this long without progress (default 10 min).
+    pub stall_floor: Duration,
+    /// Without enough history: stalled after this long without progress (default 1 h).
+    pub stall_without_history: Duration,
+    /// How many of a script's latest completed runs define its typical duration (default 20).
+    pub timing_sample: usize,
+    /// Fewer completed runs than this is "not enough history" (default 3).
+    pub min_history: usize,
+    /// Most runs a trend reads for its durations, chart and failures (default 10,000).
+    pub trend_sample_limit: usize,
+    /// Most failed runs an error-group query reads (default 50,000).
+    pub error_sample_limit: usize,
+    /// How far back `resolve_error_group` looks for the group (default 90 days).
+    pub error_lookback: Duration,
+    /// Recent progress messages per running run (default 10).
+    pub recent_messages: usize,
+    /// Progress messages in a run's detail (the latest; default 200).
+    pub detail_messages: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::seconds(5),
+            cache_ttl_overrides: HashMap::new(),
+            lost_after: Duration::minutes(2),
+            stall_factor: 3.0,
+            stall_floor: Duration::minutes(10),
+            stall_without_history: Duration::hours(1),
+            timing_sample: 20,
+            min_history: 3,
+            trend_sample_limit: 10_000,
+            error_sample_limit: 50_000,
+            error_lookback: Duration::days(90),
+            recent_messages: 10,
+            detail_messages: 200,
+        }
+    }
+}
+
+impl MonitorConfig {
+    /// The defaults, with `PIPETRACK_CACHE_TTL_SECS` and `PIPETRACK_LOST_AFTER_SECS`
+    /// applied when set (whole seconds, >= 0 and >= 1 respectively).
+    pub fn from_env() -> Result<Self> {
+        let mut config = Self::default();
+        if let Some(secs) = env_secs("PIPETRACK_CACHE_TTL_SECS")? {
+            config.cache_ttl = Duration::seconds(secs);
+        }
+        if let Some(secs) = env_secs("PIPETRACK_LOST_AFTER_SECS")? {
+            if secs < 1 {
+                return Err(invalid("PIPETRACK_LOST_AFTER_SECS", "must be at least 1 second"));
+            }
+            config.lost_after = Duration::seconds(secs);
+        }
+        Ok(config)
+    }
+
+    /// The TTL of one query.
+    pub fn ttl_of(&self, query: &str) -> Duration {
+        self.cache_ttl_overrides.get(query).copied().unwrap_or(self.cache_ttl)
+    }
+}
+
+fn env_secs(name: &'static str) -> Result<Option<i64>> {
+    let Ok(text) = std::env::var(name) else { return Ok(None) };
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|secs| (0..=86_400 * 365).contains(secs))
+        .map(Some)
+        .ok_or_else(|| invalid(name, format!("{text:?} is not a whole number of seconds (e.g. {name}=120)")))
+}

@@ -1,0 +1,319 @@
+//! Run history: filters, four sort orders and keyset pagination.
+//!
+//! Every sort order is a key ending in `run_id` (unique), so the order is total
+//! and a page continues strictly after the last row of the previous one:
+//! `WHERE (key..., run_id) < ($k..., $id) ORDER BY key... DESC, run_id DESC`.
+//! Rows inserted while a reader pages never cause duplicates or gaps among the
+//! rows that existed when it started, and every order has an index (see
+//! migration V2), so a page is one index range scan however deep it is.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracker_core::{RunId, RunStatus};
+use tracker_db::Value;
+
+use crate::Monitor;
+use crate::dialect::{contains_pattern, ilike};
+use crate::error::{QueryError, Result, invalid};
+use crate::model::{Page, RunSummary};
+use crate::rows::{SUMMARY_COLUMNS, summaries};
+
+/// How history is ordered. Ties are broken by run id, in the same direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistorySort {
+    /// By start time (default: newest first).
+    #[default]
+    Started,
+    /// By duration (default: longest first).
+    Duration,
+    /// By status name, then start time (default: ascending).
+    Status,
+    /// By script name, then start time (default: ascending).
+    Name,
+}
+
+impl HistorySort {
+    /// The name used in the CLI and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistorySort::Started => "started",
+            HistorySort::Duration => "duration",
+            HistorySort::Status => "status",
+            HistorySort::Name => "name",
+        }
+    }
+
+    /// Whether this order runs descending unless told otherwise.
+    pub fn descending_by_default(self) -> bool {
+        matches!(self, HistorySort::Started | HistorySort::Duration)
+    }
+
+    fn key_columns(self) -> &'static [&'static str] {
+        match self {
+            HistorySort::Started => &["started_at", "run_id"],
+            HistorySort::Duration => &["duration_ms", "run_id"],
+            HistorySort::Status => &["status", "started_at", "run_id"],
+            HistorySort::Name => &["script_name", "started_at", "run_id"],
+        }
+    }
+}
+
+impl std::str::FromStr for HistorySort {
+    type Err = QueryError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "started" | "start" | "time" => Ok(HistorySort::Started),
+            "duration" => Ok(HistorySort::Duration),
+            "status" => Ok(HistorySort::Status),
+            "name" | "script" => Ok(HistorySort::Name),
+            other => Err(invalid("sort", format!("{other:?}: use started, duration, status or name"))),
+        }
+    }
+}
+
+/// Which runs, in which order, how many per page. Every field is optional.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    /// Runs started at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Runs started before this.
+    pub to: Option<DateTime<Utc>>,
+    /// Only this category (exact).
+    pub category: Option<String>,
+    /// Only these stored statuses (empty: all).
+    pub statuses: Vec<RunStatus>,
+    /// Only this script (exact file name).
+    pub script: Option<String>,
+    /// Text searched, case-insensitively and literally (`%` and `_` are not
+    /// wildcards), in the latest message, error message and error class.
+    pub search: Option<String>,
+    /// Order.
+    pub sort: HistorySort,
+    /// Direction; `None` takes the sort's default.
+    pub descending: Option<bool>,
+    /// Rows per page (1..=1000, default 50).
+    pub limit: usize,
+}
+
+impl Default for HistoryFilter {
+    fn default() -> Self {
+        Self {
+            from: None,
+            to: None,
+            category: None,
+            statuses: Vec::new(),
+            script: None,
+            search: None,
+            sort: HistorySort::Started,
+            descending: None,
+            limit: 50,
+        }
+    }
+}
+
+/// What a cursor holds: the order it belongs to and the last row's key.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    v: u8,
+    sort: HistorySort,
+    desc: bool,
+    text: Option<String>,
+    at: Option<DateTime<Utc>>,
+    ms: Option<i64>,
+    id: RunId,
+}
+
+impl Cursor {
+    fn after(row: &RunSummary, sort: HistorySort, desc: bool) -> Self {
+        let (text, at, ms) = match sort {
+            HistorySort::Started => (None, Some(row.started_at), None),
+            HistorySort::Duration => (None, None, row.duration_ms),
+            HistorySort::Status => (Some(row.status.as_str().to_owned()), Some(row.started_at), None),
+            HistorySort::Name => (Some(row.script_name.clone()), Some(row.started_at), None),
+        };
+        Cursor { v: 1, sort, desc, text, at, ms, id: row.run_id }
+    }
+
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str, sort: HistorySort, desc: bool) -> Result<Self> {
+        let bad = |reason: &str| QueryError::BadCursor { reason: reason.to_owned() };
+        let bytes =
+            URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| bad("not a cursor issued by pipetrack"))?;
+        let cursor: Cursor =
+            serde_json::from_slice(&bytes).map_err(|_| bad("not a cursor issued by pipetrack"))?;
+        if cursor.v != 1 {
+            return Err(bad("issued by another version"));
+        }
+        if cursor.sort != sort || cursor.desc != desc {
+            return Err(bad("issued for another sort order"));
+        }
+        let complete = match sort {
+            HistorySort::Started => cursor.at.is_some(),
+            HistorySort::Duration => cursor.ms.is_some(),
+            HistorySort::Status | HistorySort::Name => cursor.text.is_some() && cursor.at.is_some(),
+        };
+        if complete { Ok(cursor) } else { Err(bad("its key is incomplete")) }
+    }
+
+    fn values(&self) -> Vec<Value> {
+        let id: Value = self.id.as_uuid().into();
+        match self.sort {
+            HistorySort::Started => vec![self.at.into(), id],
+            HistorySort::Duration => vec![self.ms.into(), id],
+            HistorySort::Status | HistorySort::Name => vec![self.text.clone().into(), self.at.into(), id],
+        }
+    }
+}
+
+/// Builds WHERE clauses and their parameters together, so placeholders always match.
+struct Conditions {
+    clauses: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Conditions {
+    fn push(&mut self, clause: impl FnOnce(&dyn Fn(usize) -> String) -> String, values: Vec<Value>) {
+        let base = self.params.len();
+        let placeholder = |i: usize| format!("${}", base + i);
+        self.clauses.push(clause(&placeholder));
+        self.params.extend(values);
+    }
+}
+
+impl Monitor {
+    /// One page of run history. Pass `cursor` (from the previous page's
+    /// `next_cursor`, with the same filter) for the next page.
+    pub async fn history(&self, filter: &HistoryFilter, cursor: Option<&str>) -> Result<Page<RunSummary>> {
+        if !(1..=1000).contains(&filter.limit) {
+            return Err(invalid("limit", format!("{} is out of range: use 1 to 1000", filter.limit)));
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && from >= to
+        {
+            return Err(invalid("date range", format!("from ({from}) must be before to ({to})")));
+        }
+        let desc = filter.descending.unwrap_or_else(|| filter.sort.descending_by_default());
+        let cursor = cursor.map(|text| Cursor::decode(text, filter.sort, desc)).transpose()?;
+        let key = format!(
+            "{}|{}",
+            serde_json::to_string(filter).unwrap_or_default(),
+            cursor.as_ref().map(Cursor::encode).unwrap_or_default()
+        );
+        self.cached("history", &key, async {
+            let mut conditions = Conditions { clauses: Vec::new(), params: Vec::new() };
+            if let Some(from) = filter.from {
+                conditions.push(|p| format!("started_at >= {}", p(1)), vec![from.into()]);
+            }
+            if let Some(to) = filter.to {
+                conditions.push(|p| format!("started_at < {}", p(1)), vec![to.into()]);
+            }
+            if let Some(category) = &filter.category {
+                conditions.push(|p| format!("category = {}", p(1)), vec![category.clone().into()]);
+            }
+            if let Some(script) = &filter.script {
+                conditions.push(|p| format!("script_name = {}", p(1)), vec![script.clone().into()]);
+            }
+            if !filter.statuses.is_empty() {
+                let values: Vec<Value> = filter.statuses.iter().map(|s| s.as_str().into()).collect();
+                let n = values.len();
+                conditions.push(
+                    |p| format!("status IN ({})", (1..=n).map(p).collect::<Vec<_>>().join(", ")),
+                    values,
+                );
+            }
+            if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                let op = ilike(self.store.backend());
+                conditions.push(
+                    |p| {
+                        format!(
+                            "(message {op} {0} ESCAPE '\\' OR error_message {op} {0} ESCAPE '\\' \
+                             OR error_class {op} {0} ESCAPE '\\')",
+                            p(1)
+                        )
+                    },
+                    vec![contains_pattern(search).into()],
+                );
+            }
+            let columns = filter.sort.key_columns();
+            if filter.sort == HistorySort::Duration {
+                conditions.push(|_| "duration_ms IS NOT NULL".to_owned(), Vec::new());
+            }
+            if let Some(cursor) = &cursor {
+                let op = if desc { "<" } else { ">" };
+                let values = cursor.values();
+                let n = values.len();
+                conditions.push(
+                    |p| {
+                        format!(
+                            "({}) {op} ({})",
+                            columns.join(", "),
+                            (1..=n).map(p).collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                    values,
+                );
+            }
+            let direction = if desc { "DESC" } else { "ASC" };
+            let order = columns.iter().map(|c| format!("{c} {direction}")).collect::<Vec<_>>().join(", ");
+            let where_clause = if conditions.clauses.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.clauses.join(" AND "))
+            };
+            let limit_placeholder = conditions.params.len() + 1;
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM runs {where_clause} ORDER BY {order} LIMIT ${limit_placeholder}"
+            );
+            let mut params = conditions.params;
+            params.push(((filter.limit + 1) as i64).into());
+            let mut items = summaries(&self.store.query(&sql, params).await?)?;
+            let more = items.len() > filter.limit;
+            items.truncate(filter.limit);
+            let next_cursor =
+                if more { items.last().map(|last| Cursor::after(last, filter.sort, desc).encode()) } else { None };
+            self.refine(&mut items).await?;
+            Ok(Page { items, next_cursor })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_orders_and_garbage() {
+        let cursor = Cursor {
+            v: 1,
+            sort: HistorySort::Name,
+            desc: false,
+            text: Some("DAILY_01.R".into()),
+            at: Some(DateTime::from_timestamp(1_700_000_000, 0).unwrap()),
+            ms: None,
+            id: RunId::from_parts(1, [2; 10]),
+        };
+        let text = cursor.encode();
+        assert_eq!(Cursor::decode(&text, HistorySort::Name, false).unwrap(), cursor);
+        let err = Cursor::decode(&text, HistorySort::Started, false).unwrap_err();
+        assert!(err.to_string().contains("another sort order"), "{err}");
+        assert!(Cursor::decode(&text, HistorySort::Name, true).is_err());
+        for garbage in ["", "%%%", "eyJ2IjoxfQ", "' OR 1=1 --"] {
+            let err = Cursor::decode(garbage, HistorySort::Name, false).unwrap_err();
+            assert!(matches!(err, QueryError::BadCursor { .. }), "{garbage}: {err}");
+        }
+    }
+
+    #[test]
+    fn sort_names_parse() {
+        assert_eq!("Duration".parse::<HistorySort>().unwrap(), HistorySort::Duration);
+        assert!("size".parse::<HistorySort>().unwrap_err().to_string().contains("use started"));
+    }
+}
