@@ -36,6 +36,22 @@ pub(crate) enum Command {
 pub(crate) enum DbCommand {
     /// Connection test: which store, whether it is reachable, its schema version.
     Check(JsonFlag),
+    /// Print the GRANT statements for a writer role (trackers) and a read-only role
+    /// (dashboards, analysts) on a Postgres store, for an administrator to run.
+    Grants(GrantsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GrantsArgs {
+    /// Role that scripts and monitors connect as.
+    #[arg(long, default_value = "pipetrack_writer")]
+    pub(crate) writer: String,
+    /// Role that dashboards and analysts connect as (SELECT only).
+    #[arg(long, default_value = "pipetrack_reader")]
+    pub(crate) reader: String,
+    /// Schema holding the tables (default: the store's ?schema=, else public).
+    #[arg(long)]
+    pub(crate) schema: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,9 @@
 
 use std::process::{Command, Output};
 
+/// Environment variables set for one run.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 fn pipetrack(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pipetrack"));
     command
@@ -86,7 +89,7 @@ fn a_configured_but_unmigrated_store_is_refused_with_the_fix() {
 
 #[test]
 fn bad_configuration_gives_one_clear_line_and_a_non_zero_exit() {
-    let cases: [(&[(&str, &str)], i32, &str); 4] = [
+    let cases: [(Env<'_>, i32, &str); 4] = [
         (
             &[("PIPETRACK_DATABASE_URL", "mysql://db/x")],
             2,

@@ -21,6 +21,7 @@
 mod append;
 pub mod config;
 mod error;
+mod grants;
 pub mod mapping;
 mod postgres;
 mod sqlite;
@@ -30,6 +31,7 @@ pub mod value;
 pub use append::{AppendOutcome, Conflict};
 pub use config::{ConfigError, StoreConfig};
 pub use error::{DbError, Result};
+pub use grants::grants_sql;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::{Backend, SCHEMA_VERSION, ScriptLatest, Store, StoreCheck};

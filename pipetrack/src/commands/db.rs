@@ -61,3 +61,18 @@ pub(crate) async fn check(config: &StoreConfig, json: bool) -> anyhow::Result<Ex
     }
     Ok(if check.is_current() { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
+
+pub(crate) fn grants(config: &StoreConfig, args: &crate::cli::GrantsArgs) -> anyhow::Result<ExitCode> {
+    let configured_schema = match config {
+        StoreConfig::Postgres(pg) => pg.schema.clone(),
+        StoreConfig::Sqlite(_) => {
+            anyhow::bail!(
+                "roles apply to a Postgres store; the configured store is {} (set PIPETRACK_DATABASE_URL=postgres://...)",
+                config.describe()
+            )
+        }
+    };
+    let schema = args.schema.clone().or(configured_schema);
+    print(tracker_db::grants_sql(schema.as_deref(), &args.writer, &args.reader)?.trim_end());
+    Ok(ExitCode::SUCCESS)
+}

@@ -16,6 +16,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let color = crate::output::use_color(cli.no_color);
     match cli.command {
         Command::Migrate(flag) => db::migrate(&config(cli.database_url.as_deref())?, flag.json).await,
+        Command::Db(DbCommand::Grants(args)) => db::grants(&config(cli.database_url.as_deref())?, &args),
         Command::Db(DbCommand::Check(flag)) => {
             db::check(&config(cli.database_url.as_deref())?, flag.json).await
         }

@@ -2,6 +2,7 @@
 
 mod cases;
 mod harness;
+mod roles;
 mod worker;
 
 macro_rules! contract {
