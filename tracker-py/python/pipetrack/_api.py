@@ -408,7 +408,7 @@ class run:  # noqa: N801 - used like a function: `with pipetrack.run(...)`
         self._script_name = script_name
         self._kwargs = kwargs
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> str | None:
         return track_init(self._script_name, **self._kwargs)
 
     def __exit__(
