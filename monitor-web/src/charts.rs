@@ -1,0 +1,523 @@
+//! The trend charts, drawn as SVG on the server with plotters and rasterised
+//! to PNG with resvg. Each chart has axis titles with units, dates on the time
+//! axis, and an overlay of invisible shapes carrying `<title>`s, so hovering a
+//! point or bar tells its exact value.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+
+use chrono::DateTime;
+use monitor_queries::Trends;
+use plotters::prelude::*;
+use tracker_core::RunStatus;
+
+use crate::format;
+
+const WIDTH: u32 = 760;
+const HEIGHT: u32 = 360;
+const FONT: &str = "sans-serif";
+const BLUE: RGBColor = RGBColor(0x1f, 0x5f, 0xbf);
+const GREEN: RGBColor = RGBColor(0x1b, 0x7f, 0x3b);
+const RED: RGBColor = RGBColor(0xb3, 0x26, 0x1e);
+const GREY: RGBColor = RGBColor(0x6b, 0x72, 0x80);
+const ORANGE: RGBColor = RGBColor(0xb4, 0x53, 0x09);
+const INK: RGBColor = RGBColor(0x1f, 0x29, 0x37);
+
+/// Why a chart could not be drawn.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChartError {
+    /// plotters failed to draw.
+    #[error("drawing the chart failed: {0}")]
+    Draw(String),
+    /// The SVG could not be rasterised.
+    #[error("rasterising the chart to PNG failed: {0}")]
+    Raster(String),
+    /// Not one of the charts.
+    #[error("unknown chart {0:?}: use duration, outcomes, failures or resources")]
+    Unknown(String),
+}
+
+fn draw_err<E: std::fmt::Debug>(err: E) -> ChartError {
+    ChartError::Draw(format!("{err:?}"))
+}
+
+/// The charts of the trends page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartKind {
+    /// Duration of each completed run over time (line).
+    Duration,
+    /// Completed / failed / other runs per day (stacked bars).
+    Outcomes,
+    /// The most common failures (horizontal bars).
+    Failures,
+    /// Peak memory and CPU time of each run over time (lines, two axes).
+    Resources,
+}
+
+impl ChartKind {
+    /// Every chart, in page order.
+    pub const ALL: [ChartKind; 4] =
+        [ChartKind::Duration, ChartKind::Outcomes, ChartKind::Failures, ChartKind::Resources];
+
+    /// The name in URLs and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChartKind::Duration => "duration",
+            ChartKind::Outcomes => "outcomes",
+            ChartKind::Failures => "failures",
+            ChartKind::Resources => "resources",
+        }
+    }
+
+    /// The chart's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ChartKind::Duration => "Execution time of completed runs",
+            ChartKind::Outcomes => "Runs per day by outcome",
+            ChartKind::Failures => "Most common failures",
+            ChartKind::Resources => "Resource use per run",
+        }
+    }
+
+    /// Parses a chart name.
+    pub fn parse(name: &str) -> Result<Self, ChartError> {
+        Self::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| ChartError::Unknown(name.to_owned()))
+    }
+}
+
+/// A hover target: a transparent shape with a title.
+enum Target {
+    Circle { x: i32, y: i32, title: String },
+    Rect { x0: i32, y0: i32, x1: i32, y1: i32, title: String },
+}
+
+/// A drawn chart.
+pub(crate) struct Chart {
+    /// The SVG as plotters drew it (what the PNG is made from).
+    plain: String,
+    targets: Vec<Target>,
+    kind: ChartKind,
+    description: String,
+}
+
+impl Chart {
+    /// The SVG with its accessible title and the hover targets.
+    pub(crate) fn svg(&self) -> String {
+        let mut overlay = String::from(
+            "<g class=\"hover-targets\" fill=\"#000\" fill-opacity=\"0\" pointer-events=\"all\">",
+        );
+        for target in &self.targets {
+            match target {
+                Target::Circle { x, y, title } => {
+                    let _ = write!(
+                        overlay,
+                        "<circle cx=\"{x}\" cy=\"{y}\" r=\"7\"><title>{}</title></circle>",
+                        escape(title)
+                    );
+                }
+                Target::Rect { x0, y0, x1, y1, title } => {
+                    let (x, y) = ((*x0).min(*x1), (*y0).min(*y1));
+                    let (w, h) = ((x1 - x0).abs().max(2), (y1 - y0).abs().max(2));
+                    let _ = write!(
+                        overlay,
+                        "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\"><title>{}</title></rect>",
+                        escape(title)
+                    );
+                }
+            }
+        }
+        overlay.push_str("</g>");
+        let head = format!(
+            " role=\"img\" aria-label=\"{}\"><title>{}</title><desc>{}</desc>",
+            escape(self.kind.title()),
+            escape(self.kind.title()),
+            escape(&self.description)
+        );
+        let mut svg = self.plain.replacen('>', &head, 1);
+        if let Some(end) = svg.rfind("</svg>") {
+            svg.insert_str(end, &overlay);
+        }
+        svg
+    }
+
+    /// The chart as a PNG, at twice the SVG's size.
+    pub(crate) fn png(&self) -> Result<Vec<u8>, ChartError> {
+        rasterise(&self.plain)
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// Draws one chart of `trends`.
+pub(crate) fn draw(kind: ChartKind, trends: &Trends) -> Result<Chart, ChartError> {
+    let mut plain = String::new();
+    let (targets, description) = {
+        let root = SVGBackend::with_string(&mut plain, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let drawn = match kind {
+            ChartKind::Duration => duration_chart(&root, trends),
+            ChartKind::Outcomes => outcomes_chart(&root, trends),
+            ChartKind::Failures => failures_chart(&root, trends),
+            ChartKind::Resources => resources_chart(&root, trends),
+        }?;
+        root.present().map_err(draw_err)?;
+        drawn
+    };
+    Ok(Chart { plain, targets, kind, description })
+}
+
+type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+type Drawn = Result<(Vec<Target>, String), ChartError>;
+
+fn label_style(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&INK)
+}
+
+fn no_data(root: &Root<'_>, what: &str) -> Drawn {
+    let style = label_style(16).pos(plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Center,
+    ));
+    root.draw(&Text::new(
+        format!("No {what} in this range"),
+        ((WIDTH / 2) as i32, (HEIGHT / 2) as i32),
+        style,
+    ))
+    .map_err(draw_err)?;
+    Ok((Vec::new(), format!("No {what} in this range.")))
+}
+
+fn date_label(seconds: f64) -> String {
+    DateTime::from_timestamp(seconds as i64, 0).map(|t| t.format("%b %d").to_string()).unwrap_or_default()
+}
+
+/// A range with some room around the values, never empty.
+fn padded(min: f64, max: f64) -> std::ops::Range<f64> {
+    if (max - min).abs() < f64::EPSILON {
+        return (min - 1.0)..(max + 1.0);
+    }
+    let pad = (max - min) * 0.04;
+    (min - pad)..(max + pad)
+}
+
+fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
+    let mut points: Vec<(f64, f64, String)> = trends
+        .runs
+        .iter()
+        .filter(|run| run.status == RunStatus::Completed)
+        .filter_map(|run| {
+            let ms = run.duration_ms?;
+            Some((
+                run.started_at.timestamp() as f64,
+                ms as f64 / 60_000.0,
+                format!(
+                    "{} · {} · {}",
+                    run.script_name,
+                    format::time(run.started_at),
+                    format::duration(Some(ms))
+                ),
+            ))
+        })
+        .collect();
+    if points.is_empty() {
+        return no_data(root, "completed runs");
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let y1 = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .build_cartesian_2d(padded(x0, x1), 0.0..y1)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("Start date (UTC)")
+        .y_desc("Duration (minutes)")
+        .x_labels(7)
+        .y_labels(6)
+        .x_label_formatter(&|x| date_label(*x))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .label_style(label_style(12))
+        .axis_desc_style(label_style(13))
+        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .draw()
+        .map_err(draw_err)?;
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
+        .map_err(draw_err)?;
+    chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, BLUE.filled()))).map_err(draw_err)?;
+    let targets = points
+        .iter()
+        .map(|p| {
+            let (x, y) = chart.backend_coord(&(p.0, p.1));
+            Target::Circle { x, y, title: p.2.clone() }
+        })
+        .collect();
+    Ok((targets, format!("Line chart of the duration of {} completed runs over time.", points.len())))
+}
+
+fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
+    let days = &trends.per_day;
+    if days.is_empty() {
+        return no_data(root, "runs");
+    }
+    let max = days.iter().map(|d| d.runs).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let n = days.len() as f64;
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..n, 0.0..max)
+        .map_err(draw_err)?;
+    let labels: Vec<String> = days.iter().map(|d| d.day.get(5..).unwrap_or(&d.day).to_owned()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("Day (UTC)")
+        .y_desc("Runs")
+        .x_labels(days.len().min(10))
+        .y_labels(6)
+        .x_label_formatter(&|x| labels.get(x.floor() as usize).cloned().unwrap_or_default())
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(label_style(12))
+        .axis_desc_style(label_style(13))
+        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .draw()
+        .map_err(draw_err)?;
+    let mut targets = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        let x = i as f64;
+        let other = (day.runs - day.completed - day.failed).max(0);
+        let stack = [(day.completed, GREEN), (day.failed, RED), (other, GREY)];
+        let mut base = 0.0;
+        for (count, color) in stack {
+            if count > 0 {
+                let top = base + count as f64;
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x + 0.12, base), (x + 0.88, top)],
+                        color.filled(),
+                    )))
+                    .map_err(draw_err)?;
+                base = top;
+            }
+        }
+        let (x0, y0) = chart.backend_coord(&(x + 0.12, base.max(max * 0.02)));
+        let (x1, y1) = chart.backend_coord(&(x + 0.88, 0.0));
+        targets.push(Target::Rect {
+            x0,
+            y0,
+            x1,
+            y1,
+            title: format!(
+                "{}: {} runs, {} completed, {} failed, {other} other",
+                day.day, day.runs, day.completed, day.failed
+            ),
+        });
+    }
+    for (label, color) in [("completed", GREEN), ("failed", RED), ("cancelled, lost or running", GREY)] {
+        chart
+            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+            .map_err(draw_err)?
+            .label(label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .label_font(label_style(12))
+        .draw()
+        .map_err(draw_err)?;
+    Ok((targets, format!("Stacked bar chart of completed and failed runs on each of {} days.", days.len())))
+}
+
+fn failures_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
+    let failures = &trends.common_failures;
+    if failures.is_empty() {
+        return no_data(root, "failures");
+    }
+    let n = failures.len() as f64;
+    let max = failures.iter().map(|f| f.count).max().unwrap_or(1) as f64 * 1.15;
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(16)
+        .build_cartesian_2d(0.0..max, 0.0..n)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc("Failures")
+        .x_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .label_style(label_style(12))
+        .axis_desc_style(label_style(13))
+        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .draw()
+        .map_err(draw_err)?;
+    let mut targets = Vec::new();
+    for (i, failure) in failures.iter().enumerate() {
+        // Most frequent at the top: band i runs from n-i-1 to n-i.
+        let band = n - i as f64 - 1.0;
+        let color = if i % 2 == 0 { RED } else { ORANGE };
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(0.0, band + 0.1), (failure.count as f64, band + 0.45)],
+                color.filled(),
+            )))
+            .map_err(draw_err)?;
+        let class = failure.error_class.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
+        let mut label: String = format!("{class}{}", failure.example).chars().take(90).collect();
+        if label.chars().count() == 90 {
+            label.push('…');
+        }
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{} × {label}", failure.count),
+                (0.0, band + 0.9),
+                label_style(12),
+            )))
+            .map_err(draw_err)?;
+        let (x0, y0) = chart.backend_coord(&(0.0, band + 1.0));
+        let (x1, y1) = chart.backend_coord(&(max, band));
+        targets.push(Target::Rect {
+            x0,
+            y0,
+            x1,
+            y1,
+            title: format!(
+                "{} failures · {class}{} · fingerprint {}",
+                failure.count, failure.example, failure.fingerprint
+            ),
+        });
+    }
+    Ok((targets, format!("Horizontal bar chart of the {} most common failures.", failures.len())))
+}
+
+fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
+    let mut points: Vec<(f64, f64, f64, String)> = trends
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let rss = run.peak_rss_bytes?;
+            let cpu = run.cpu_seconds.unwrap_or(0.0);
+            Some((
+                run.started_at.timestamp() as f64,
+                rss as f64 / (1024.0 * 1024.0),
+                cpu,
+                format!(
+                    "{} · {} · peak memory {} · CPU {cpu:.1} s",
+                    run.script_name,
+                    format::time(run.started_at),
+                    format::bytes(rss)
+                ),
+            ))
+        })
+        .collect();
+    if points.is_empty() {
+        return no_data(root, "resource samples");
+    }
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let mem_max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
+    let cpu_max = points.iter().map(|p| p.2).fold(0.0_f64, f64::max) * 1.1 + 0.01;
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64)
+        .right_y_label_area_size(64)
+        .build_cartesian_2d(padded(x0, x1), 0.0..mem_max)
+        .map_err(draw_err)?
+        .set_secondary_coord(padded(x0, x1), 0.0..cpu_max);
+    chart
+        .configure_mesh()
+        .x_desc("Start date (UTC)")
+        .y_desc("Peak memory (MiB)")
+        .x_labels(7)
+        .y_labels(6)
+        .x_label_formatter(&|x| date_label(*x))
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(label_style(12))
+        .axis_desc_style(label_style(13))
+        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .draw()
+        .map_err(draw_err)?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("CPU time (seconds)")
+        .y_labels(6)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .label_style(label_style(12))
+        .axis_desc_style(label_style(13))
+        .draw()
+        .map_err(draw_err)?;
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
+        .map_err(draw_err)?
+        .label("peak memory (MiB, left)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_secondary_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), ORANGE.stroke_width(2)))
+        .map_err(draw_err)?
+        .label("CPU time (s, right)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], ORANGE.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GREY)
+        .label_font(label_style(12))
+        .draw()
+        .map_err(draw_err)?;
+    let targets = points
+        .iter()
+        .map(|p| {
+            let (x, y) = chart.backend_coord(&(p.0, p.1));
+            Target::Circle { x, y, title: p.3.clone() }
+        })
+        .collect();
+    Ok((targets, format!("Line chart of peak memory and CPU time of {} runs over time.", points.len())))
+}
+
+/// System fonts, loaded once; `sans-serif` maps to the first of a few common families present.
+fn fonts() -> Arc<resvg::usvg::fontdb::Database> {
+    static FONTS: OnceLock<Arc<resvg::usvg::fontdb::Database>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = resvg::usvg::fontdb::Database::new();
+            db.load_system_fonts();
+            let present =
+                |name: &str| db.faces().any(|face| face.families.iter().any(|(family, _)| family == name));
+            if let Some(family) = ["DejaVu Sans", "Liberation Sans", "Noto Sans", "Arial", "Helvetica"]
+                .into_iter()
+                .find(|f| present(f))
+            {
+                db.set_sans_serif_family(family);
+            }
+            Arc::new(db)
+        })
+        .clone()
+}
+
+fn rasterise(svg: &str) -> Result<Vec<u8>, ChartError> {
+    use resvg::{tiny_skia, usvg};
+    let options = usvg::Options { fontdb: fonts(), ..usvg::Options::default() };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|err| ChartError::Raster(err.to_string()))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = tiny_skia::Pixmap::new(size.width() * 2, size.height() * 2)
+        .ok_or_else(|| ChartError::Raster("empty image".into()))?;
+    resvg::render(&tree, tiny_skia::Transform::from_scale(2.0, 2.0), &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(|err| ChartError::Raster(err.to_string()))
+}
