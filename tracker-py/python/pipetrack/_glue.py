@@ -22,6 +22,7 @@ The rules, chosen so that data never breaks a script:
 
 from __future__ import annotations
 
+import functools
 import string
 import sys
 from collections import ChainMap
@@ -48,6 +49,21 @@ def _placeholder_root(field_name: str) -> str | None:
     return root if root.isidentifier() else None
 
 
+@functools.lru_cache(maxsize=1024)
+def _template_roots(text: str) -> tuple[str, ...] | None:
+    """The variable names a template's placeholders start with (empty for a
+    text with only ``{{``/``}}`` escapes), or None when ``text`` is not a
+    template. Cached: scripts format the same few texts in loops."""
+    try:
+        fields = [name for _, name, _, _ in _FORMATTER.parse(text) if name is not None]
+    except ValueError:
+        return None  # unbalanced braces
+    roots = [_placeholder_root(name) for name in fields]
+    if any(root is None for root in roots):
+        return None
+    return tuple(root for root in roots if root is not None)
+
+
 def interpolate(text: str, depth: int = 0) -> str:
     """``text`` with its ``{name}`` placeholders filled from the variables of
     the caller of this function (``depth=0``) or of a frame ``depth`` levels
@@ -71,16 +87,12 @@ def fill(text: str, scope: Mapping[str, Any]) -> str:
     :func:`interpolate`)."""
     if "{" not in text and "}" not in text:
         return text
-    try:
-        fields = [name for _, name, _, _ in _FORMATTER.parse(text) if name is not None]
-    except ValueError:
-        return text  # unbalanced braces: not a template
-    if not fields:
-        return text.replace("{{", "{").replace("}}", "}")
-    roots = [_placeholder_root(name) for name in fields]
-    if any(root is None for root in roots):
+    roots = _template_roots(text)
+    if roots is None:
         return text
-    missing = sorted({root for root in roots if root is not None and root not in scope})
+    if not roots:
+        return text.replace("{{", "{").replace("}}", "}")
+    missing = sorted({root for root in roots if root not in scope})
     if missing:
         names = ", ".join(missing)
         raise InvalidInputError(
