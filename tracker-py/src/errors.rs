@@ -52,7 +52,8 @@ impl Class {
 /// API misuse reported by tracker-client: bad arguments are InvalidInputError,
 /// calls in the wrong order StateError; `kind` keeps the precise reason.
 pub(crate) fn client_error(py: Python<'_>, err: &ClientError) -> PyErr {
-    let class = if matches!(err, ClientError::InvalidArgument(_)) { Class::InvalidInput } else { Class::State };
+    let class =
+        if matches!(err, ClientError::InvalidArgument(_)) { Class::InvalidInput } else { Class::State };
     class.err(py, err.to_string(), err.kind())
 }
 

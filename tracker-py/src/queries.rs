@@ -50,7 +50,9 @@ fn store(py: Python<'_>, database_url: Option<&str>) -> PyResult<(Arc<Runtime>, 
             .thread_name("pipetrack-query")
             .enable_all()
             .build()
-            .map_err(|err| crate::errors::Class::Store.err(py, format!("cannot start the query runtime: {err}"), "store"))?;
+            .map_err(|err| {
+                crate::errors::Class::Store.err(py, format!("cannot start the query runtime: {err}"), "store")
+            })?;
         *slot = Some(Stores { pid: std::process::id(), runtime: Arc::new(runtime), open: HashMap::new() });
     }
     let stores = slot.as_mut().expect("set above");
@@ -73,7 +75,11 @@ fn store(py: Python<'_>, database_url: Option<&str>) -> PyResult<(Arc<Runtime>, 
 }
 
 /// Runs one monitor-queries call and returns its answer as JSON.
-fn query<T, F>(py: Python<'_>, database_url: Option<&str>, call: impl FnOnce(Monitor) -> F + Send) -> PyResult<String>
+fn query<T, F>(
+    py: Python<'_>,
+    database_url: Option<&str>,
+    call: impl FnOnce(Monitor) -> F + Send,
+) -> PyResult<String>
 where
     T: Serialize + Send,
     F: Future<Output = Result<T, QueryError>> + Send,
@@ -131,7 +137,7 @@ fn history(
     cursor: Option<String>,
 ) -> PyResult<String> {
     let statuses = statuses
-        .iter()
+        .into_iter()
         .map(|status| status.parse::<RunStatus>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| invalid(py, err.to_string()))?;
@@ -158,7 +164,12 @@ fn running(py: Python<'_>, database_url: Option<&str>) -> PyResult<String> {
 /// Failed runs started at or after `since`, newest first (JSON list of RunSummary).
 #[pyfunction]
 #[pyo3(signature = (since, database_url=None, *, limit=100))]
-fn recent_failures(py: Python<'_>, since: &str, database_url: Option<&str>, limit: usize) -> PyResult<String> {
+fn recent_failures(
+    py: Python<'_>,
+    since: &str,
+    database_url: Option<&str>,
+    limit: usize,
+) -> PyResult<String> {
     let since = time(py, "since", Some(since))?.expect("given");
     query(py, database_url, |monitor| async move { monitor.recent_failures(since, limit).await })
 }

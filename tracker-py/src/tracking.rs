@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use tracker_client::{ClientError, ExitReason, InitOptions, RunEnd, RunId, RunStatus, StatusFields, TaskStatus, Tracker};
+use tracker_client::{
+    ClientError, ExitReason, InitOptions, RunEnd, RunId, RunStatus, StatusFields, TaskStatus, Tracker,
+};
 use tracker_core::ErrorInfo;
 
 use crate::errors::{client_error, invalid};
@@ -29,7 +31,10 @@ fn tracker() -> Option<&'static Tracker> {
     tracker_client::enabled().then(tracker_client::global)
 }
 
-fn parse<T: FromStr<Err = tracker_core::CoreError>>(py: Python<'_>, text: Option<&str>) -> PyResult<Option<T>> {
+fn parse<T: FromStr<Err = tracker_core::CoreError>>(
+    py: Python<'_>,
+    text: Option<&str>,
+) -> PyResult<Option<T>> {
     text.map(T::from_str).transpose().map_err(|err| client_error(py, &err.into()))
 }
 
