@@ -30,6 +30,19 @@ pub(crate) enum Command {
     Db(DbCommand),
     /// The latest run of every script: status, progress, current task, timing.
     Status(JsonFlag),
+    /// Serve the dashboard (status, run detail, history, trends, errors, JSON API).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on. Anything but a loopback address requires
+    /// PIPETRACK_DASHBOARD_TOKEN or PIPETRACK_DASHBOARD_USER/PASSWORD.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
+    pub(crate) bind: std::net::SocketAddr,
+    /// Seconds between live updates of the status and run pages.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub(crate) live_every: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod db;
+mod serve;
 mod status;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db::check(&config(cli.database_url.as_deref())?, flag.json).await
         }
         Command::Status(flag) => status::run(&config(cli.database_url.as_deref())?, flag.json, color).await,
+        Command::Serve(args) => serve::run(&config(cli.database_url.as_deref())?, args.bind, args.live_every).await,
     }
 }
 
