@@ -22,9 +22,8 @@
 track_db_check <- function() {
   result <- db_check_rs()
   signals <- result$signals
-  kinds <- signals[seq.int(1L, length(signals), by = 2L)]
-  .raise(signals[rep(kinds == "warning", each = 2L)], NULL)
-  problem <- signals[2L * which(kinds != "warning")]
+  .raise(.warnings_only(signals), NULL)
+  problem <- .messages(signals)[.kinds(signals) != "warning"]
   check <- result$value
   if (is.null(check)) {
     check <- list(

@@ -26,14 +26,20 @@ pipetrack_warning <- function(message, call = NULL) {
   )
 }
 
+# The kinds and the messages of a signals vector.
+.kinds <- function(signals) signals[seq_along(signals) %% 2L == 1L]
+.messages <- function(signals) signals[seq_along(signals) %% 2L == 0L]
+
+# Only the warnings of a signals vector.
+.warnings_only <- function(signals) signals[rep(.kinds(signals) == "warning", each = 2L)]
+
 # Raises the signals: every warning, then the error if there is one.
 .raise <- function(signals, call) {
-  n <- length(signals)
-  if (n == 0L) {
+  if (length(signals) == 0L) {
     return(invisible(NULL))
   }
-  kinds <- signals[seq.int(1L, n, by = 2L)]
-  messages <- signals[seq.int(2L, n, by = 2L)]
+  kinds <- .kinds(signals)
+  messages <- .messages(signals)
   for (i in which(kinds == "warning")) {
     warning(pipetrack_warning(messages[[i]]))
   }

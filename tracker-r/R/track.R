@@ -265,30 +265,28 @@ with_tracking <- function(expr, ..., finish = TRUE) {
   if (!nzchar(message)) message <- "(an error without a message)"
   result <- track_error_rs(message, class(e)[[1L]], traceback)
   # A run that is already finished is fine here; a tracking warning is not lost.
-  signals <- result$signals
-  kinds <- signals[seq.int(1L, length(signals), by = 2L)]
-  .raise(signals[rep(kinds == "warning", each = 2L)], NULL)
+  .raise(.warnings_only(result$signals), NULL)
   invisible(NULL)
 }
 
 # A traceback as traceback() prints it: most recent call first, numbered.
-# `drop_first` frames (with_tracking() and its handler machinery) and
-# `drop_last` frames (the handler itself, stop()'s internals) are left out.
+# Frames up to `drop_first` (with_tracking() and what called it) and the last
+# `drop_last` frames (the handler itself) are left out, and so are R's
+# condition machinery around them (withCallingHandlers() before the script's
+# frames, stop() and .handleSimpleError() after the failing call).
 .format_traceback <- function(calls, error_call, drop_first = 0L, drop_last = 0L) {
   n <- length(calls)
-  keep <- seq_len(n)
-  # Stop at the signalling machinery: everything after stop()/the failing call is R's.
-  internal <- vapply(calls, function(cl) {
+  name_of <- function(cl) {
     fn <- if (is.call(cl)) cl[[1L]] else NULL
-    is.name(fn) && as.character(fn) %in% c(
-      ".handleSimpleError", "h", "stop", "signalCondition", "withCallingHandlers",
-      ".signalSimpleWarning", "doTryCatch", "tryCatchOne", "tryCatchList", "tryCatch"
-    )
-  }, logical(1L))
-  first_internal <- which(internal & keep > drop_first)
+    if (is.name(fn)) as.character(fn) else ""
+  }
+  first <- drop_first + 1L
   last <- n - drop_last
-  if (length(first_internal) > 0L) last <- min(last, first_internal[[1L]] - 1L)
-  keep <- keep[keep > drop_first & keep <= last]
+  while (first <= last && name_of(calls[[first]]) %in% c("withCallingHandlers", "force")) first <- first + 1L
+  while (last >= first && name_of(calls[[last]]) %in% c(".handleSimpleError", "h", "stop", "signalCondition")) {
+    last <- last - 1L
+  }
+  keep <- if (first <= last) seq.int(first, last) else integer()
   lines <- vapply(calls[keep], function(cl) {
     paste(deparse(cl, width.cutoff = 200L, nlines = 3L), collapse = " ")
   }, character(1L))
@@ -351,48 +349,65 @@ track_run_id <- function() {
     return(invisible(FALSE))
   }
   # A global calling handler sees the condition (with its class and the stack)
-  # before R's default handler prints it; options(error) then runs at top level.
-  registered <- tryCatch(
-    {
-      globalCallingHandlers(error = .remember_error)
-      TRUE
-    },
-    error = function(e) FALSE
-  )
+  # before R's default handler prints it; options(error) then runs at top
+  # level. R refuses to register one while any handler is established, so it
+  # is only registered when no frame on the stack establishes one; otherwise
+  # the error is recovered from geterrmessage() (class simpleError).
+  registered <- .no_handlers_on_stack()
+  if (registered) globalCallingHandlers(error = .remember_error)
   options(error = .on_uncaught_error)
   .state$error_handler <- TRUE
   invisible(registered)
 }
 
+.no_handlers_on_stack <- function() {
+  establishing <- c("withCallingHandlers", "tryCatch", "try", "doTryCatch", "suppressWarnings", "suppressMessages")
+  for (cl in sys.calls()) {
+    fn <- if (is.call(cl)) cl[[1L]] else NULL
+    if (is.call(fn) && (identical(fn[[1L]], as.name("::")) || identical(fn[[1L]], as.name(":::")))) {
+      fn <- fn[[3L]]
+    }
+    if (is.call(fn) || (is.name(fn) && as.character(fn) %in% establishing)) {
+      return(FALSE) # a handler is (or, for an anonymous function, may be) established
+    }
+  }
+  TRUE
+}
+
+# The global error handler: remembers the latest error and its stack. It runs
+# for every error signalled in the session, caught or not, so it must never fail.
 .remember_error <- function(e) {
-  .state$last_error <- list(
-    condition = e,
-    traceback = .format_traceback(sys.calls(), conditionCall(e), drop_last = 1L)
+  calls <- sys.calls()
+  .state$last_error <- tryCatch(
+    list(condition = e, traceback = .format_traceback(calls, conditionCall(e), drop_last = 1L)),
+    error = function(err) list(condition = e, traceback = NULL)
   )
 }
 
 .on_uncaught_error <- function() {
+  # Whatever happens while recording, R must still exit with status 1.
+  try(.record_uncaught_error(), silent = TRUE)
+  # What R does after an uncaught error without options(error).
+  cat("Execution halted\n", file = stderr())
+  q("no", status = 1L, runLast = FALSE)
+}
+
+.record_uncaught_error <- function() {
   last <- .state$last_error
   if (!is.null(last)) {
     .record_error(last$condition, last$traceback)
   } else {
-    message <- sub("^Error[^:]*: *", "", trimws(geterrmessage()))
-    .record_error(simpleError(message), .format_traceback(sys.calls(), NULL, drop_last = 1L))
+    text <- sub("\nCalls: .*$", "", trimws(geterrmessage()))
+    message <- trimws(sub("^Error( in .*?)? : ?", "", sub("^Error: ", "", text), perl = TRUE))
+    .record_error(simpleError(message), .format_traceback(sys.calls(), NULL, drop_last = 2L))
   }
   .shutdown(1L)
-  # What R does after an uncaught error without options(error).
-  cat("Execution halted\n", file = stderr())
-  q("no", status = 1L, runLast = FALSE)
 }
 
 # Finishes a run left open, flushes, and tells about tracking problems (at
 # exit, on stderr: warnings would not be shown any more).
 .shutdown <- function(status = 0L) {
   result <- shutdown_rs(as.integer(status))
-  signals <- result$signals
-  if (length(signals) > 0L) {
-    messages <- signals[seq.int(2L, length(signals), by = 2L)]
-    for (m in messages) cat("pipetrack: warning: ", m, "\n", sep = "", file = stderr())
-  }
+  for (m in .messages(result$signals)) cat("pipetrack: warning: ", m, "\n", sep = "", file = stderr())
   invisible(result$value)
 }

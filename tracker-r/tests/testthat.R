@@ -1,0 +1,4 @@
+library(testthat)
+library(pipetrack)
+
+test_check("pipetrack")
