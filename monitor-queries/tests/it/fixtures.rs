@@ -100,10 +100,10 @@ impl Spec {
                 events.push(session.heartbeat(self.start + Duration::seconds(*heartbeat_after)).unwrap());
             }
             End::Completed => {
-                events.extend(session.finish(finish(RunStatus::Completed, None), end_at).unwrap())
+                events.extend(session.finish(finish(RunStatus::Completed, None), end_at).unwrap());
             }
             End::Cancelled => {
-                events.extend(session.finish(finish(RunStatus::Cancelled, None), end_at).unwrap())
+                events.extend(session.finish(finish(RunStatus::Cancelled, None), end_at).unwrap());
             }
             End::Failed { class, message } => {
                 events.push(
