@@ -35,6 +35,10 @@ class TrackerError(Exception):
         if kind is not None:
             self.kind = kind
 
+    def __reduce__(self) -> tuple[type[TrackerError], tuple[str, str]]:
+        # Keeps `kind` when the error crosses processes (multiprocessing pickles it).
+        return (type(self), (str(self), self.kind))
+
 
 class InvalidInputError(TrackerError, ValueError):
     """An argument is invalid: empty or over-long text, control characters,
