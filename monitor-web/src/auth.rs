@@ -213,7 +213,7 @@ fn random_token() -> String {
 }
 
 fn is_public(path: &str) -> bool {
-    path == "/healthz" || path == "/login" || path.starts_with("/assets/")
+    path == "/healthz" || path == "/login" || path == "/favicon.ico" || path.starts_with("/assets/")
 }
 
 /// Middleware: authenticates the request (when authentication is configured),

@@ -251,9 +251,12 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
         .draw()
         .map_err(draw_err)?;
-    chart
-        .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
-        .map_err(draw_err)?;
+    // Runs of several scripts are points only: a line between different scripts means nothing.
+    if one_script(trends) {
+        chart
+            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
+            .map_err(draw_err)?;
+    }
     chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, BLUE.filled()))).map_err(draw_err)?;
     let targets = points
         .iter()
@@ -263,6 +266,11 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         })
         .collect();
     Ok((targets, format!("Line chart of the duration of {} completed runs over time.", points.len())))
+}
+
+/// Whether every run of the trend belongs to one script.
+fn one_script(trends: &Trends) -> bool {
+    trends.runs.windows(2).all(|pair| pair[0].script_name == pair[1].script_name)
 }
 
 fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
@@ -463,13 +471,18 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .axis_desc_style(label_style(13))
         .draw()
         .map_err(draw_err)?;
+    let width = if one_script(trends) { 2 } else { 0 };
+    chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, BLUE.filled()))).map_err(draw_err)?;
     chart
-        .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
+        .draw_secondary_series(points.iter().map(|p| TriangleMarker::new((p.0, p.2), 4, ORANGE.filled())))
+        .map_err(draw_err)?;
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(width)))
         .map_err(draw_err)?
         .label("peak memory (MiB, left)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
     chart
-        .draw_secondary_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), ORANGE.stroke_width(2)))
+        .draw_secondary_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), ORANGE.stroke_width(width)))
         .map_err(draw_err)?
         .label("CPU time (s, right)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], ORANGE.stroke_width(2)));

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events/status", get(live::status_events))
         .route("/events/runs/{run_id}", get(live::run_events))
         .route("/assets/{file}", get(assets::serve))
+        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent("/assets/icon.svg") }))
         .route("/healthz", get(api::healthz))
         .nest("/api/v1", api::routes())
         .fallback(pages::not_found)

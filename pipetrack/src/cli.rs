@@ -32,6 +32,12 @@ pub(crate) enum Command {
     Status(JsonFlag),
     /// Serve the dashboard (status, run detail, history, trends, errors, JSON API).
     Serve(ServeArgs),
+    /// A populated dashboard with no set-up: weeks of realistic history on a fresh
+    /// SQLite file, three live tracked scripts, and the dashboard.
+    Demo(DemoArgs),
+    /// One live script of `pipetrack demo` (runs until its standard input closes).
+    #[command(hide = true)]
+    DemoScript(DemoScriptArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +49,39 @@ pub(crate) struct ServeArgs {
     /// Seconds between live updates of the status and run pages.
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub(crate) live_every: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Address to serve the dashboard on.
+    #[arg(long, default_value = "127.0.0.1:8765", value_name = "ADDR:PORT")]
+    pub(crate) bind: std::net::SocketAddr,
+    /// Days of history to generate.
+    #[arg(long, default_value_t = 366, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub(crate) days: u32,
+    /// Seed of the history generator (same seed, same history).
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Keep the demo store (pipetrack-demo.db) in this directory instead of a
+    /// temporary one removed at exit. An existing demo store there is replaced.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Only write the history, then exit (no live scripts, no dashboard).
+    #[arg(long)]
+    pub(crate) seed_only: bool,
+    /// Do not start the live scripts.
+    #[arg(long)]
+    pub(crate) no_live: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoScriptArgs {
+    /// Which live script.
+    #[arg(value_enum)]
+    pub(crate) role: crate::commands::demo::Role,
+    /// Where the failing script writes its log.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) log_dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

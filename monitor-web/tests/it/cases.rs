@@ -83,8 +83,8 @@ pub(crate) async fn run_page_shows_tasks_pending_messages_and_samples(h: Harness
     let reply = get(&h.app(), &format!("/runs/{}", seeded.running)).await;
     assert_eq!(reply.status, StatusCode::OK);
     let html = reply.text();
-    assert!(html.contains("class=\"task t-done\""), "Load states is done");
-    assert!(html.contains("class=\"task t-current\""), "Geocode addresses is current");
+    assert!(html.contains("class=\"task t-done depth-0\""), "Load states is done");
+    assert!(html.contains("class=\"task t-current depth-0\""), "Geocode addresses is current");
     assert_eq!(count(&html, "class=\"task t-pending\""), 2, "tasks 3 and 4 pending");
     assert!(html.contains("Task 4 of 4"));
     assert!(html.contains("Geocoding CA"));

@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod db;
+pub(crate) mod demo;
 mod serve;
 mod status;
 
@@ -22,7 +23,23 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db::check(&config(cli.database_url.as_deref())?, flag.json).await
         }
         Command::Status(flag) => status::run(&config(cli.database_url.as_deref())?, flag.json, color).await,
-        Command::Serve(args) => serve::run(&config(cli.database_url.as_deref())?, args.bind, args.live_every).await,
+        Command::Serve(args) => {
+            serve::run(&config(cli.database_url.as_deref())?, args.bind, args.live_every).await
+        }
+        Command::Demo(args) => {
+            demo::run(demo::DemoOptions {
+                bind: args.bind,
+                days: args.days,
+                seed: args.seed,
+                dir: args.dir,
+                seed_only: args.seed_only,
+                live: !args.no_live,
+            })
+            .await
+        }
+        Command::DemoScript(args) => {
+            demo::live_script(&config(cli.database_url.as_deref())?, args.role, &args.log_dir).await
+        }
     }
 }
 
