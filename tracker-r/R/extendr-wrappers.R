@@ -4,7 +4,7 @@
 # This file was created with the following call:
 #   .Call("wrap__make_pipetrack_wrappers", use_symbols = TRUE, package_name = "pipetrack")
 
-# Sends tracker-client's warnings to the queue the calls above drain.
+# Routes tracker-client's warnings to the queue every adapter drains into its signals.
 install_warning_hook_rs <- function() invisible(.Call(wrap__install_warning_hook_rs))
 
 # `genter(name)`.

@@ -42,8 +42,13 @@
 #' @seealso [track_init()], [with_tracking()], [track_status()].
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool")
+#' )
+#' invisible(track_db_migrate())
 #' }
+#' # Without track_init(), the first genter() starts the run.
 #' states <- c("AL", "AK", "AZ")
 #' genter("Load states")
 #' for (i in seq_along(states)) {
@@ -56,9 +61,6 @@
 #' genter("Write output")
 #' gexit()
 #' track_finish()
-#' \dontshow{
-#' Sys.unsetenv("PIPETRACK_DATABASE_URL")
-#' }
 #' @export
 genter <- function(name) {
   if (!.state$started) .auto_init()

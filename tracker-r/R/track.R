@@ -322,9 +322,11 @@ with_tracking <- function(expr, ..., finish = TRUE) {
 #' )
 #' invisible(track_db_migrate())
 #' }
+#' track_init("PERIODIC_03_Flush.R")
 #' genter("Load")
 #' gexit()
 #' str(track_flush())
+#' track_finish()
 #' @export
 track_flush <- function(timeout = 5) {
   call <- sys.call()

@@ -137,7 +137,7 @@ fn opt_i64(value: &Robj) -> Option<i64> {
     scalar_number(value).map(|v| v as i64)
 }
 
-/// Sends tracker-client's warnings to the queue the calls above drain.
+/// Routes tracker-client's warnings to the queue every adapter drains into its signals.
 #[extendr]
 fn install_warning_hook_rs() {
     tracker_client::set_warning_hook(|message| {
