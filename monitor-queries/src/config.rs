@@ -31,8 +31,6 @@ pub struct MonitorConfig {
     pub trend_sample_limit: usize,
     /// Most failed runs an error-group query reads (default 50,000).
     pub error_sample_limit: usize,
-    /// How far back `resolve_error_group` looks for the group (default 90 days).
-    pub error_lookback: Duration,
     /// Recent progress messages per running run (default 10).
     pub recent_messages: usize,
     /// Progress messages in a run's detail (the latest; default 200).
@@ -52,7 +50,6 @@ impl Default for MonitorConfig {
             min_history: 3,
             trend_sample_limit: 10_000,
             error_sample_limit: 50_000,
-            error_lookback: Duration::days(90),
             recent_messages: 10,
             detail_messages: 200,
         }

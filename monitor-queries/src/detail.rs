@@ -9,6 +9,39 @@ use crate::model::{ResourcePoint, RunDetail};
 use crate::rows::{SUMMARY_COLUMNS, eta_of, failure_fingerprint, state_of, summary_from_row};
 
 impl Monitor {
+    /// The run whose id is `text` or starts with it (at least 8 hex digits, as
+    /// `pipetrack history` shows them). One index range scan: run ids sort as text
+    /// and as UUIDs alike.
+    pub async fn find_run(&self, text: &str) -> Result<RunId> {
+        let text = text.trim().to_ascii_lowercase();
+        if let Ok(id) = text.parse::<RunId>() {
+            return Ok(id);
+        }
+        let hex: String = text.chars().filter(|c| *c != '-').collect();
+        if hex.len() < 8 || hex.len() > 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(crate::error::invalid(
+                "run id",
+                format!("{text:?} is neither a run id nor the first 8 or more hex digits of one"),
+            ));
+        }
+        let bound = |fill: char| {
+            let full: String = hex.chars().chain(std::iter::repeat(fill)).take(32).collect();
+            uuid::Uuid::parse_str(&full).map_err(|err| crate::error::invalid("run id", err.to_string()))
+        };
+        let rows = self
+            .store
+            .query(
+                "SELECT run_id FROM runs WHERE run_id >= $1 AND run_id <= $2 ORDER BY run_id LIMIT 2",
+                vec![bound('0')?.into(), bound('f')?.into()],
+            )
+            .await?;
+        match rows.as_slice() {
+            [one] => Ok(RunId(Row::required("run_id", one.uuid("run_id")?)?)),
+            [] => Err(QueryError::RunNotFound { run_id: text }),
+            _ => Err(QueryError::AmbiguousRunId { prefix: text }),
+        }
+    }
+
     /// Everything about one run. Fails with [`QueryError::RunNotFound`] for an unknown id.
     pub async fn run_detail(&self, run_id: RunId) -> Result<RunDetail> {
         self.cached("run_detail", &run_id.to_string(), async {

@@ -29,15 +29,17 @@ pub enum QueryError {
         /// The id asked for.
         run_id: String,
     },
-    /// No failure in the look-back window has this fingerprint.
-    #[error(
-        "no error group with fingerprint {fingerprint} in the last {days} days: check it with `pipetrack errors`"
-    )]
+    /// A run-id prefix matches several runs.
+    #[error("{prefix} matches several runs: give more of the run id")]
+    AmbiguousRunId {
+        /// The prefix given.
+        prefix: String,
+    },
+    /// No failed run has this fingerprint.
+    #[error("no failure has the fingerprint {fingerprint}: check it with `pipetrack errors --all`")]
     UnknownFingerprint {
         /// The fingerprint asked for.
         fingerprint: String,
-        /// The look-back window searched.
-        days: i64,
     },
 }
 

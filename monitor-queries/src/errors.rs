@@ -125,6 +125,47 @@ impl Monitor {
         .await
     }
 
+    /// Whether any failed run has `fingerprint`: failures newest first, a few
+    /// thousand at a time, stopping at the first match (recent groups are found
+    /// at once; an unknown fingerprint reads every failure once).
+    async fn fingerprint_seen(&self, fingerprint: &str) -> Result<bool> {
+        let mut after: Option<(chrono::DateTime<Utc>, uuid::Uuid)> = None;
+        loop {
+            let (sql, params) = match after {
+                None => (
+                    "SELECT run_id, started_at, exit_code, error_class, error_message FROM runs \
+                     WHERE status = 'failed' ORDER BY started_at DESC, run_id DESC LIMIT 5000",
+                    Vec::new(),
+                ),
+                Some((at, id)) => (
+                    "SELECT run_id, started_at, exit_code, error_class, error_message FROM runs \
+                     WHERE status = 'failed' AND (started_at, run_id) < ($1, $2) \
+                     ORDER BY started_at DESC, run_id DESC LIMIT 5000",
+                    vec![at.into(), id.into()],
+                ),
+            };
+            let rows = self.store.query(sql, params).await?;
+            for row in &rows {
+                let found = failure_fingerprint(
+                    row.text("error_class")?.as_deref(),
+                    row.text("error_message")?.as_deref(),
+                    row.int("exit_code")?,
+                );
+                if found == fingerprint {
+                    return Ok(true);
+                }
+            }
+            let Some(last) = rows.last() else { return Ok(false) };
+            after = Some((
+                Row::required("started_at", last.time("started_at")?)?,
+                Row::required("run_id", last.uuid("run_id")?)?,
+            ));
+            if rows.len() < 5000 {
+                return Ok(false);
+            }
+        }
+    }
+
     async fn resolutions(&self) -> Result<HashMap<String, Resolution>> {
         let rows = self
             .store
@@ -143,9 +184,9 @@ impl Monitor {
             .collect()
     }
 
-    /// Marks an error group resolved now, by `by`, with `note`. The group must
-    /// have failures in the last `error_lookback`. Resolving again replaces the
-    /// resolution. Empties the cache.
+    /// Marks an error group resolved now, by `by`, with `note`. Some failed run
+    /// must have this fingerprint. Resolving again replaces the resolution.
+    /// Empties the cache.
     pub async fn resolve_error_group(&self, fingerprint: &str, by: &str, note: &str) -> Result<Resolution> {
         let fingerprint = fingerprint.trim().to_ascii_lowercase();
         if !is_fingerprint(&fingerprint) {
@@ -161,20 +202,8 @@ impl Monitor {
         let note = validate::optional_text("note", note, validate::MAX_MESSAGE, TextKind::Multiline)
             .map_err(|err| invalid("note", err.to_string()))?;
         let now = self.now();
-        let lookback = ErrorGroupFilter {
-            from: now - self.config.error_lookback,
-            to: None,
-            script: None,
-            search: None,
-            include_resolved: true,
-        };
-        // Uncached: the group may have appeared a moment ago.
-        self.invalidate();
-        if !self.error_groups(&lookback).await?.iter().any(|g| g.fingerprint == fingerprint) {
-            return Err(QueryError::UnknownFingerprint {
-                fingerprint,
-                days: self.config.error_lookback.num_days(),
-            });
+        if !self.fingerprint_seen(&fingerprint).await? {
+            return Err(QueryError::UnknownFingerprint { fingerprint });
         }
         self.store
             .execute(

@@ -28,8 +28,18 @@ pub(crate) enum Command {
     /// Database commands.
     #[command(subcommand)]
     Db(DbCommand),
-    /// The latest run of every script: status, progress, current task, timing.
+    /// The latest run of every script: state (stalled and lost too), progress,
+    /// current task, time, usual time, ETA.
     Status(JsonFlag),
+    /// Past runs, newest first: filter by date, script, category, status or text;
+    /// sort by start, duration, status or name; page with --cursor.
+    History(HistoryCommand),
+    /// One run in full: metadata, tasks, messages, resources, error and traceback.
+    Show(ShowArgs),
+    /// Failures grouped by error fingerprint; `errors resolve` marks a group resolved.
+    Errors(ErrorsArgs),
+    /// Every run the history filters select, as CSV (RFC 4180) or JSON Lines.
+    Export(ExportArgs),
     /// Serve the dashboard (status, run detail, history, trends, errors, JSON API).
     Serve(ServeArgs),
     /// A populated dashboard with no set-up: weeks of realistic history on a fresh
@@ -111,4 +121,122 @@ pub(crate) struct JsonFlag {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// Filters and order shared by `history` and `export`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// Only this script (exact file name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) script: Option<String>,
+    /// Only this category (DAILY, ANNUAL_DEC, STATIC ...).
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// Only these statuses (running, completed, failed, cancelled, lost); repeat or separate with commas.
+    #[arg(long)]
+    pub(crate) status: Vec<String>,
+    /// Runs started on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+    /// Runs started before this date or time.
+    #[arg(long, value_name = "DATE")]
+    pub(crate) to: Option<String>,
+    /// Runs started in the last N days (overrides --from).
+    #[arg(long, value_name = "N")]
+    pub(crate) days: Option<u32>,
+    /// Text in the message, error message or error class (case-insensitive, literal).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
+    /// Order: started, duration, status or name.
+    #[arg(long, default_value = "started")]
+    pub(crate) sort: String,
+    /// Ascending order (default for status and name).
+    #[arg(long, conflicts_with = "desc")]
+    pub(crate) asc: bool,
+    /// Descending order (default for started and duration).
+    #[arg(long)]
+    pub(crate) desc: bool,
+    /// Rows per page (1-1000).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) limit: usize,
+    /// Continue after the page that printed this cursor.
+    #[arg(long)]
+    pub(crate) cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryCommand {
+    #[command(flatten)]
+    pub(crate) filters: HistoryArgs,
+    /// Print JSON (the page and its next cursor) instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The run id, or its first 8 or more characters (as `history` shows them).
+    pub(crate) run_id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct ErrorsArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ErrorsCommand>,
+    /// Failures of the last N days.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) days: u32,
+    /// Failures since this date (YYYY-MM-DD) or time (overrides --days).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) from: Option<String>,
+    /// Only failures of this script.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) script: Option<String>,
+    /// Text in the error message or class (case-insensitive, literal).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) search: Option<String>,
+    /// Include resolved groups that did not fail again.
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ErrorsCommand {
+    /// Mark an error group resolved; it reopens by itself if it fails again.
+    Resolve {
+        /// The group's fingerprint (16 hex digits, from `pipetrack errors`).
+        fingerprint: String,
+        /// Why or how it was resolved.
+        #[arg(long)]
+        note: Option<String>,
+        /// Who resolved it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("format").required(true).args(["csv", "json"])))]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) history: HistoryArgs,
+    /// CSV with a header row (RFC 4180).
+    #[arg(long)]
+    pub(crate) csv: bool,
+    /// JSON Lines: one run per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<std::path::PathBuf>,
 }

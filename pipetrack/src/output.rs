@@ -4,8 +4,7 @@
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
-use tracker_core::RunStatus;
+use comfy_table::{Cell, ContentArrangement, Table, presets};
 use tracker_db::DbError;
 
 /// Prints one `error: ...` line on stderr.
@@ -56,22 +55,6 @@ pub(crate) fn table(headers: &[&str], color: bool) -> Table {
         table.force_no_tty();
     }
     table
-}
-
-/// A status cell, coloured by status.
-pub(crate) fn status_cell(status: Option<RunStatus>, color: bool) -> Cell {
-    let text = status.map_or("unknown", RunStatus::as_str);
-    let cell = Cell::new(text);
-    if !color {
-        return cell;
-    }
-    match status {
-        Some(RunStatus::Running) => cell.fg(Color::Cyan),
-        Some(RunStatus::Completed) => cell.fg(Color::Green),
-        Some(RunStatus::Failed) => cell.fg(Color::Red),
-        Some(RunStatus::Lost) => cell.fg(Color::Magenta),
-        Some(RunStatus::Cancelled) | None => cell.fg(Color::Yellow),
-    }
 }
 
 /// `1h02m`, `4m05s`, `12s`.

@@ -2,7 +2,11 @@
 
 mod db;
 pub(crate) mod demo;
+mod errors;
+mod export;
+mod history;
 mod serve;
+mod show;
 mod status;
 
 use std::process::ExitCode;
@@ -23,6 +27,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db::check(&config(cli.database_url.as_deref())?, flag.json).await
         }
         Command::Status(flag) => status::run(&config(cli.database_url.as_deref())?, flag.json, color).await,
+        Command::History(args) => {
+            history::run(&config(cli.database_url.as_deref())?, &args.filters, args.json, color).await
+        }
+        Command::Show(args) => {
+            show::run(&config(cli.database_url.as_deref())?, &args.run_id, args.json, color).await
+        }
+        Command::Errors(args) => errors::run(&config(cli.database_url.as_deref())?, &args, color).await,
+        Command::Export(args) => export::run(&config(cli.database_url.as_deref())?, &args).await,
         Command::Serve(args) => {
             serve::run(&config(cli.database_url.as_deref())?, args.bind, args.live_every).await
         }

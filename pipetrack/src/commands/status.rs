@@ -1,48 +1,90 @@
-//! `pipetrack status`: the latest run of every script as a table.
+//! `pipetrack status`: the latest run of every script, from monitor-queries,
+//! with its state (stalled and lost included), progress, current task, elapsed
+//! and typical time, and ETA.
 
 use std::process::ExitCode;
 
-use comfy_table::Cell;
-use tracker_db::{ScriptLatest, StoreConfig};
+use chrono::{DateTime, Utc};
+use comfy_table::{Cell, Color};
+use monitor_queries::{Monitor, MonitorConfig, RunState, ScriptStatus};
+use tracker_db::StoreConfig;
 
 use crate::commands::open_for_reading;
-use crate::output::{duration, print, print_json, status_cell, table, timestamp};
+use crate::output::{duration, print, print_json, table};
+
+/// The read model for a one-shot command: no cache (nothing would reuse it).
+pub(crate) async fn monitor(config: &StoreConfig) -> anyhow::Result<Monitor> {
+    let store = open_for_reading(config).await?;
+    let settings = MonitorConfig { cache_ttl: chrono::Duration::zero(), ..MonitorConfig::from_env()? };
+    Ok(Monitor::new(store, settings))
+}
 
 pub(crate) async fn run(config: &StoreConfig, json: bool, color: bool) -> anyhow::Result<ExitCode> {
-    let store = open_for_reading(config).await?;
-    let scripts = store.latest_runs().await?;
+    let monitor = monitor(config).await?;
+    let scripts = monitor.current_status().await?;
     if json {
         print_json(&scripts)?;
     } else {
-        print(&render(&scripts, color));
+        print(&render(&scripts, monitor.now(), color));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The status table, one row per script.
-pub(crate) fn render(scripts: &[ScriptLatest], color: bool) -> String {
+/// A state cell, coloured by state.
+pub(crate) fn state_cell(state: RunState, color: bool) -> Cell {
+    let cell = Cell::new(state.as_str());
+    if !color {
+        return cell;
+    }
+    cell.fg(match state {
+        RunState::Running => Color::Cyan,
+        RunState::Completed => Color::Green,
+        RunState::Failed => Color::Red,
+        RunState::Stalled | RunState::Cancelled => Color::Yellow,
+        RunState::Lost => Color::Magenta,
+    })
+}
+
+/// `3/10 45%`, `3 done` without a declared total, `-` before any task.
+pub(crate) fn progress(tasks_done: u32, total: Option<u32>, percent: Option<f64>) -> String {
+    match (total, percent) {
+        (Some(total), Some(percent)) => format!("{tasks_done}/{total} {percent:.0}%"),
+        _ if tasks_done > 0 => format!("{tasks_done} done"),
+        _ => "-".to_owned(),
+    }
+}
+
+/// `in 4m05s` for a future time, `-` otherwise.
+fn eta(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match at {
+        Some(at) if at > now => format!("in {}", duration(Some((at - now).num_milliseconds()))),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The status table, one row per script, by category then name.
+pub(crate) fn render(scripts: &[ScriptStatus], now: DateTime<Utc>, color: bool) -> String {
     if scripts.is_empty() {
         return "No runs recorded yet. Track a script with `pipetrack run -- Rscript DAILY_01.R`,\n\
                 or call track_init()/genter() from R or Python (see README.md)."
             .to_owned();
     }
-    let mut t =
-        table(&["SCRIPT", "CATEGORY", "STATUS", "PROGRESS", "CURRENT TASK", "STARTED", "TIME"], color);
+    let mut t = table(&["SCRIPT", "STATE", "PROGRESS", "CURRENT TASK", "TIME", "USUAL", "ETA"], color);
     for script in scripts {
-        let run = &script.run;
-        let progress = match (run.total_tasks, run.progress_percent()) {
-            (Some(total), Some(pct)) => format!("{}/{} {pct:.0}%", run.tasks_done, total),
-            _ if run.current_task_number > 0 => format!("{} done", run.tasks_done),
-            _ => "-".to_owned(),
+        let run = &script.latest;
+        let task = if matches!(run.state, RunState::Running | RunState::Stalled | RunState::Lost) {
+            run.current_task.as_deref().unwrap_or("-")
+        } else {
+            "-"
         };
         t.add_row(vec![
-            Cell::new(&run.script_name),
-            Cell::new(&run.category),
-            status_cell(run.status, color),
-            Cell::new(progress),
-            Cell::new(run.current_task.as_deref().unwrap_or("-")),
-            Cell::new(timestamp(run.started_at)),
-            Cell::new(duration(run.duration_ms())),
+            Cell::new(&script.script_name),
+            state_cell(run.state, color),
+            Cell::new(progress(run.tasks_done, run.total_tasks, run.progress_percent)),
+            Cell::new(task),
+            Cell::new(duration(run.elapsed_ms)),
+            Cell::new(duration(script.typical_duration_ms.map(|ms| ms.round() as i64))),
+            Cell::new(eta(script.eta, now)),
         ]);
     }
     t.to_string()
