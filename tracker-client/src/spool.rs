@@ -395,7 +395,9 @@ pub(crate) fn ready_segments(
     report: &mut ReplayReport,
 ) -> io::Result<Vec<(PathBuf, File)>> {
     let mut paths: Vec<PathBuf> = match fs::read_dir(dir) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).filter(|p| is_segment(p) && !skip.contains(p)).collect(),
+        Ok(entries) => {
+            entries.flatten().map(|e| e.path()).filter(|p| is_segment(p) && !skip.contains(p)).collect()
+        }
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err),
     };
@@ -414,14 +416,22 @@ pub(crate) fn ready_segments(
 
 /// Replays one segment (the caller holds its lock) and deletes it, or renames it
 /// `*.corrupt` when damaged.
-pub(crate) async fn replay_file(store: &Store, path: &Path, batch_size: usize) -> Result<FileReplay, DbError> {
+pub(crate) async fn replay_file(
+    store: &Store,
+    path: &Path,
+    batch_size: usize,
+) -> Result<FileReplay, DbError> {
     replay_group(store, &[path.to_path_buf()], batch_size).await
 }
 
 /// Replays several segments (the caller holds their locks) as one stream of
 /// batches, so many small segments (a fork storm's children) cost a few
 /// transactions, not one each; then deletes them (or sets damaged ones aside).
-pub(crate) async fn replay_group(store: &Store, paths: &[PathBuf], batch_size: usize) -> Result<FileReplay, DbError> {
+pub(crate) async fn replay_group(
+    store: &Store,
+    paths: &[PathBuf],
+    batch_size: usize,
+) -> Result<FileReplay, DbError> {
     let mut events = Vec::new();
     let mut read: Vec<(&PathBuf, Option<Damage>)> = Vec::with_capacity(paths.len());
     for path in paths {

@@ -95,7 +95,8 @@ pub(crate) fn page_size() -> u64 {
 
 /// Sends `signal` to process `pid`.
 pub(crate) fn kill(pid: u32, signal: i32) -> std::io::Result<()> {
-    let pid = libc::pid_t::try_from(pid).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: kill takes plain integers.
     if unsafe { libc::kill(pid, signal) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }

@@ -372,7 +372,9 @@ impl Writer {
             spool.current.iter().chain(spool.sealed.iter()).map(|s| s.path().to_path_buf()).collect()
         };
         let mut report = crate::spool::ReplayReport::default();
-        let Ok(ready) = crate::spool::ready_segments(&self.shared.spool_dir, &own, &mut report) else { return };
+        let Ok(ready) = crate::spool::ready_segments(&self.shared.spool_dir, &own, &mut report) else {
+            return;
+        };
         for group in crate::spool::group_segments(ready, self.config.batch_size) {
             if !self.store_ready() {
                 return;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracker_client::config::StoreSetting;
 use tracker_client::{ClientConfig, RunId, Tracker};
 use tracker_core::{Event, RunRow, TaskRow};
-use tracker_db::config::{SqliteConfig, Source};
+use tracker_db::config::{Source, SqliteConfig};
 use tracker_db::{Store, StoreConfig};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -24,7 +24,8 @@ fn unique(prefix: &str) -> String {
 }
 
 pub(crate) fn pg_admin_url() -> String {
-    std::env::var("PIPETRACK_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("PIPETRACK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,7 +111,7 @@ impl Harness {
         ClientConfig {
             store: StoreSetting::Given(self.config.clone()),
             flush_interval: Duration::from_millis(20),
-            heartbeat_interval: Duration::from_secs(60),
+            heartbeat_interval: Duration::from_mins(1),
             sample_interval: None,
             retry_max: Duration::from_millis(300),
             store_timeout: Duration::from_secs(5),
@@ -172,7 +173,8 @@ impl Harness {
     pub(crate) fn stall(&self) -> Stall {
         match self.backend {
             Backend::Sqlite => {
-                let conn = rusqlite::Connection::open(self.url.trim_start_matches("sqlite://")).expect("open");
+                let conn =
+                    rusqlite::Connection::open(self.url.trim_start_matches("sqlite://")).expect("open");
                 // An exclusive transaction in WAL mode: every other writer gets SQLITE_BUSY.
                 conn.execute_batch("BEGIN EXCLUSIVE").expect("lock");
                 Stall::Sqlite(conn)
@@ -259,7 +261,8 @@ impl Cluster {
     /// `pg_ctl stop -m fast`: the server goes away, connections break.
     pub(crate) fn stop(&self) {
         let stop_script = std::fs::read_to_string(self.dir.join("stop")).expect("stop script");
-        let line = stop_script.lines().find(|l| l.contains("pg_ctl") && l.contains(" stop")).expect("pg_ctl line");
+        let line =
+            stop_script.lines().find(|l| l.contains("pg_ctl") && l.contains(" stop")).expect("pg_ctl line");
         let status = Command::new("bash").arg("-c").arg(line).status().expect("pg_ctl stop");
         assert!(status.success(), "pg_ctl stop failed");
     }

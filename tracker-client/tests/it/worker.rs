@@ -47,7 +47,11 @@ fn spool_and_wait() {
     tracker_client::set_warning_hook(|_| {});
     let tracker = Tracker::new(config);
     let run_id = tracker
-        .init(InitOptions { script_name: Some("DAILY_09_Killed.R".into()), total_tasks: Some(40), ..InitOptions::default() })
+        .init(InitOptions {
+            script_name: Some("DAILY_09_Killed.R".into()),
+            total_tasks: Some(40),
+            ..InitOptions::default()
+        })
         .expect("init");
     for i in 0..40 {
         tracker.enter(&format!("county {i}")).expect("enter");
@@ -58,5 +62,5 @@ fn spool_and_wait() {
     let mut out = std::io::stdout().lock();
     writeln!(out, "READY {run_id}").expect("stdout");
     out.flush().expect("flush");
-    std::thread::sleep(Duration::from_secs(120));
+    std::thread::sleep(Duration::from_mins(2));
 }
