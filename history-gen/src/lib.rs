@@ -443,7 +443,11 @@ mod tests {
             .filter(|r| !r.events.iter().any(|e| matches!(e.kind, tracker_core::EventKind::RunFinished(_))))
             .collect();
         let names: Vec<&str> = runs.iter().rev().take(4).map(|r| r.script).collect();
-        assert_eq!(open.len(), 1, "the DAILY pipeline started at 05:00 has its first script running at 05:04: {names:?}");
+        assert_eq!(
+            open.len(),
+            1,
+            "the DAILY pipeline started at 05:00 has its first script running at 05:04: {names:?}"
+        );
         let last = open[0].events.last().unwrap();
         assert!(now - last.at < Duration::seconds(60), "a fresh heartbeat");
     }
