@@ -24,14 +24,15 @@
 // undocumented items; this crate writes no unsafe code itself.
 #![allow(unsafe_code, missing_docs, unreachable_pub)]
 #![allow(clippy::needless_pass_by_value)] // extendr passes R objects by value
+#![allow(clippy::used_underscore_binding)] // extendr's wrappers name their SEXP arguments `_name`
 
+// The prelude's `Result` is extendr's; these adapters use the standard one.
+use std::result::Result;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use extendr_api::prelude::*;
-// The prelude's `Result` is extendr's; these adapters use the standard one.
-use std::result::Result;
 use monitor_queries::{HistoryFilter, Monitor, MonitorConfig};
 use tracker_client::{ClientError, InitOptions, RunId, StatusFields};
 use tracker_db::{Store, StoreConfig};
@@ -85,7 +86,11 @@ fn hot(result: Result<(), ClientError>) -> Robj {
 #[cold]
 fn signals_robj(mut signals: Signals) -> Robj {
     signals.take_warnings();
-    if signals.0.is_empty() { ().into() } else { signals.0.into() }
+    if signals.0.is_empty() {
+        ().into()
+    } else {
+        signals.0.into()
+    }
 }
 
 #[cold]
@@ -115,7 +120,11 @@ fn from_result<T: Into<Robj>>(result: Fallible<T>) -> Robj {
 /// A character scalar that is not `NA`.
 #[inline]
 fn scalar_str(value: &Robj) -> Option<&str> {
-    if value.len() == 1 && !value.is_na() { value.as_str() } else { None }
+    if value.len() == 1 && !value.is_na() {
+        value.as_str()
+    } else {
+        None
+    }
 }
 
 /// A finite number scalar, double or integer, that is not `NA`.
@@ -154,7 +163,11 @@ fn install_warning_hook_rs() {
 fn genter_rs(name: Robj) -> Robj {
     match scalar_str(&name) {
         Some(text) => {
-            if text.contains('{') { hot_code("interpolate") } else { hot(tracker_client::genter(text)) }
+            if text.contains('{') {
+                hot_code("interpolate")
+            } else {
+                hot(tracker_client::genter(text))
+            }
         }
         _ => hot_code("argument"),
     }
@@ -177,7 +190,11 @@ fn gexit_rs() -> Robj {
 fn gmessage_rs(message: Robj) -> Robj {
     match scalar_str(&message) {
         Some(text) => {
-            if text.contains('{') { hot_code("interpolate") } else { hot(tracker_client::gmessage(text)) }
+            if text.contains('{') {
+                hot_code("interpolate")
+            } else {
+                hot(tracker_client::gmessage(text))
+            }
         }
         _ => hot_code("argument"),
     }
@@ -237,7 +254,9 @@ fn track_init_rs(
         ..InitOptions::default()
     };
     match tracker_client::track_init(options) {
-        Ok(id) => valued(id.map_or_else(|| Robj::from(()), |id| Robj::from(id.to_string())), Signals::default()),
+        Ok(id) => {
+            valued(id.map_or_else(|| Robj::from(()), |id| Robj::from(id.to_string())), Signals::default())
+        }
         Err(err) => valued(().into(), Signals::error(&err)),
     }
 }
@@ -267,7 +286,11 @@ fn track_finish_rs() -> Robj {
 /// `track_error(message, class, traceback)`: the run failed.
 #[extendr]
 fn track_error_rs(message: &str, class: Robj, traceback: Robj) -> Robj {
-    client_result(tracker_client::track_error(message, opt_str(&class).as_deref(), opt_str(&traceback).as_deref()))
+    client_result(tracker_client::track_error(
+        message,
+        opt_str(&class).as_deref(),
+        opt_str(&traceback).as_deref(),
+    ))
 }
 
 fn client_result(result: Result<(), ClientError>) -> Robj {
@@ -288,7 +311,8 @@ fn current_run_id_rs() -> Robj {
 fn flush_rs(timeout_ms: f64) -> Robj {
     let report = tracker_client::flush(Duration::from_millis(timeout_ms.max(0.0) as u64));
     valued(
-        list!(complete = report.complete, spooled = report.spooled as f64, timed_out = report.timed_out).into(),
+        list!(complete = report.complete, spooled = report.spooled as f64, timed_out = report.timed_out)
+            .into(),
         Signals::default(),
     )
 }
@@ -298,7 +322,8 @@ fn flush_rs(timeout_ms: f64) -> Robj {
 fn shutdown_rs(code: i32) -> Robj {
     let report = tracker_client::shutdown(tracker_client::ExitReason::Code(code));
     valued(
-        list!(complete = report.complete, spooled = report.spooled as f64, timed_out = report.timed_out).into(),
+        list!(complete = report.complete, spooled = report.spooled as f64, timed_out = report.timed_out)
+            .into(),
         Signals::default(),
     )
 }
@@ -321,7 +346,9 @@ fn env_json_rs() -> String {
 /// The HEAD commit of the git repository holding `dir`, or `NULL`.
 #[extendr]
 fn git_commit_rs(dir: &str) -> Robj {
-    tracker_client::meta::git_state(std::path::Path::new(dir)).commit.map_or_else(|| Robj::from(()), Robj::from)
+    tracker_client::meta::git_state(std::path::Path::new(dir))
+        .commit
+        .map_or_else(|| Robj::from(()), Robj::from)
 }
 
 // ---------------------------------------------------------------------------
@@ -374,7 +401,8 @@ fn db_check_rs() -> Robj {
 fn db_migrate_rs() -> Robj {
     from_result((|| {
         let store = open_store()?;
-        let applied = runtime()?.block_on(store.migrate()).map_err(|err| ("store".to_owned(), err.to_string()))?;
+        let applied =
+            runtime()?.block_on(store.migrate()).map_err(|err| ("store".to_owned(), err.to_string()))?;
         Ok(Robj::from(applied))
     })())
 }
@@ -390,7 +418,8 @@ fn monitor() -> Fallible<Monitor> {
         return Ok(monitor.clone());
     }
     let settings = MonitorConfig::from_env().map_err(|err| ("query".to_owned(), err.to_string()))?;
-    let store = runtime()?.block_on(Store::open(&config)).map_err(|err| ("store".to_owned(), err.to_string()))?;
+    let store =
+        runtime()?.block_on(Store::open(&config)).map_err(|err| ("store".to_owned(), err.to_string()))?;
     let monitor = Monitor::new(store, settings);
     monitors.push((key, monitor.clone()));
     Ok(monitor)
@@ -405,7 +434,8 @@ where
 {
     from_result((|| {
         let monitor = monitor()?;
-        let answer = runtime()?.block_on(run(monitor)).map_err(|err| ("query".to_owned(), err.to_string()))?;
+        let answer =
+            runtime()?.block_on(run(monitor)).map_err(|err| ("query".to_owned(), err.to_string()))?;
         serde_json::to_string(&answer).map_err(|err| ("query".to_owned(), err.to_string()))
     })())
 }
