@@ -175,7 +175,8 @@ impl CsrfToken {
             Some(given) if constant_time_eq(given.as_bytes(), self.0.as_bytes()) => Ok(()),
             _ => Err(WebError::Forbidden(
                 "this form has expired or did not come from the dashboard (CSRF token missing or wrong): \
-                 reload the page and try again"
+                 reload the page and try again; API clients send the pipetrack_csrf cookie's value as \
+                 X-CSRF-Token, or authenticate with the bearer token"
                     .into(),
             )),
         }

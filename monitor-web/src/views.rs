@@ -153,10 +153,18 @@ pub(crate) struct Summary {
     pub(crate) completed_today: i64,
 }
 
+/// A script whose latest run needs a look (running, stalled, lost or failed).
+#[derive(Clone, Debug)]
+pub(crate) struct Attention {
+    pub(crate) script: String,
+    pub(crate) state: &'static str,
+}
+
 /// The live part of the status page.
 #[derive(Clone, Debug)]
 pub(crate) struct Board {
     pub(crate) summary: Summary,
+    pub(crate) attention: Vec<Attention>,
     pub(crate) groups: Vec<Group>,
 }
 
@@ -202,7 +210,23 @@ impl Board {
                 _ => groups.push(Group { name: script.category.clone(), scripts: vec![row] }),
             }
         }
-        Board { summary, groups }
+        let mut attention: Vec<Attention> = scripts
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.latest.state,
+                    RunState::Running | RunState::Stalled | RunState::Lost | RunState::Failed
+                )
+            })
+            .map(|s| Attention { script: s.script_name.clone(), state: state_label(s.latest.state) })
+            .collect();
+        // Stalled and lost first, then failed, then running.
+        attention.sort_by_key(|a| match a.state {
+            "stalled" | "lost" => 0,
+            "failed" => 1,
+            _ => 2,
+        });
+        Board { summary, attention, groups }
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -39,6 +39,16 @@ pub(crate) async fn status_page_groups_scripts_with_badges_progress_and_summary(
     assert!(html.contains("data-stat=\"completed_today\">1<"));
     assert!(html.contains(&format!("id=\"live-{}\"", seeded.running)), "expandable live detail");
     assert!(html.contains("data-live=\"/events/status\""));
+    let jump = &html[html.find("Jump to:").unwrap()..html.find("</nav>\n\n").unwrap_or(html.len())];
+    let order: Vec<usize> = [
+        "#script-ANNUAL_DEC_01_Broadband.R",
+        "#script-DAILY_02_Provider_Summary.py",
+        "#script-DAILY_01_BDC_Locations.R",
+    ]
+    .iter()
+    .map(|anchor| jump.find(anchor).unwrap_or_else(|| panic!("{anchor} in {jump}")))
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "failed scripts before running ones: {jump}");
     insta::assert_snapshot!("status_page", html);
 }
 
