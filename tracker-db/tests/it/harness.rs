@@ -1,102 +1,13 @@
-//! Test stores: a fresh SQLite file or a fresh Postgres schema per test.
-//!
-//! Postgres comes from `PIPETRACK_TEST_PG_URL` (scripts/ensure-postgres sets it,
-//! starting a throwaway server when none runs), else 127.0.0.1:5432. A missing
-//! server fails the test: these tests are never skipped.
+//! Test stores for the contract suite: a fresh SQLite file or Postgres schema
+//! per test (see the `test-support` crate).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use test_support::TestStore as Harness;
 
-use tracker_db::config::Source;
-use tracker_db::{Store, StoreConfig};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-/// A store plus what it takes to throw it away.
-pub(crate) struct Harness {
-    pub(crate) store: Store,
-    pub(crate) url: String,
-    cleanup: Cleanup,
+/// The constructors the contract macro calls.
+pub(crate) async fn sqlite() -> Harness {
+    Harness::sqlite("pipetrack_test").await
 }
 
-enum Cleanup {
-    File(PathBuf),
-    Schema { admin_url: String, schema: String },
-}
-
-pub(crate) fn pg_admin_url() -> String {
-    std::env::var("PIPETRACK_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), rand_suffix())
-}
-
-fn rand_suffix() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
-}
-
-impl Harness {
-    pub(crate) async fn sqlite() -> Self {
-        let path = std::env::temp_dir().join(format!("{}.db", unique("pipetrack_test")));
-        let url = format!("sqlite://{}", path.display());
-        let store = Store::open(&StoreConfig::sqlite(&path, Source::Code)).await.expect("open sqlite");
-        Harness { store, url, cleanup: Cleanup::File(path) }
-    }
-
-    pub(crate) async fn postgres() -> Self {
-        let admin_url = pg_admin_url();
-        let schema = unique("pt_test");
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let url = format!("{admin_url}{separator}schema={schema}");
-        let config = StoreConfig::from_url(&url, Source::Code).expect("test URL parses");
-        let store = Store::open(&config).await.unwrap_or_else(|err| {
-            panic!(
-                "Postgres is required for these tests and could not be reached: {err}\n\
-                 Run scripts/test (it starts a throwaway server) or set PIPETRACK_TEST_PG_URL."
-            )
-        });
-        // The schema is created by migrate(); tests that skip migration create it here.
-        store
-            .execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"), Vec::new())
-            .await
-            .expect("create schema");
-        Harness { store, url, cleanup: Cleanup::Schema { admin_url, schema } }
-    }
-
-    pub(crate) async fn migrated(self) -> Self {
-        self.store.migrate().await.expect("migrate");
-        self
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-                let _ = std::fs::remove_file(path.with_extension("migrate.lock"));
-            }
-            Cleanup::Schema { admin_url, schema } => {
-                let (admin_url, schema) = (admin_url.clone(), schema.clone());
-                // Drop runs inside the test's runtime: clean up on a thread of its own.
-                let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    runtime.block_on(async {
-                        if let Ok(store) =
-                            Store::open(&StoreConfig::from_url(&admin_url, Source::Code).unwrap()).await
-                        {
-                            let _ = store
-                                .execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), Vec::new())
-                                .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
+pub(crate) async fn postgres() -> Harness {
+    Harness::postgres("pt_test").await
 }

@@ -11,7 +11,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::cases::$name(crate::harness::Harness::sqlite().await).await;
+                    crate::cases::$name(crate::harness::sqlite().await).await;
                 }
             )*
         }
@@ -19,7 +19,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::cases::$name(crate::harness::Harness::postgres().await).await;
+                    crate::cases::$name(crate::harness::postgres().await).await;
                 }
             )*
         }

@@ -7,8 +7,6 @@ use tracker_core::{RunId, RunMeta, Session};
 use tracker_db::config::Source;
 use tracker_db::{DbError, Store, StoreConfig, grants_sql};
 
-use crate::harness::Harness;
-
 fn as_user(url: &str, user: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("test URL");
     parsed.set_username(user).expect("URL takes a user");
@@ -17,7 +15,7 @@ fn as_user(url: &str, user: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_tracks_and_the_reader_only_reads() {
-    let h = Harness::postgres().await.migrated().await;
+    let h = crate::harness::postgres().await.migrated().await;
     let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
     let (writer, reader) = (format!("pt_w_{suffix}"), format!("pt_r_{suffix}"));
     for role in [&writer, &reader] {
