@@ -48,6 +48,52 @@ pub(crate) enum Command {
     /// One live script of `pipetrack demo` (runs until its standard input closes).
     #[command(hide = true)]
     DemoScript(DemoScriptArgs),
+    /// Track any command with no code change: start, end, exit code, signal,
+    /// duration, memory and CPU of its process tree, captured output, and
+    /// `::pipetrack task-enter NAME` lines as tasks (see docs/tracking.md).
+    Run(RunArgs),
+    /// Events waiting on disk for the store: list them, or replay them now.
+    #[command(subcommand)]
+    Spool(SpoolCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Script name to record (default: the script the command runs, e.g. the
+    /// `X.R` of `Rscript X.R`, else the program's name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Category (default: from the name's prefix, e.g. DAILY_ -> DAILY).
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) category: Option<String>,
+    /// Expected number of tasks (for progress and ETA).
+    #[arg(long, value_name = "N")]
+    pub(crate) tasks: Option<u32>,
+    /// Directory of the captured output (default: PIPETRACK_LOG_DIR, else
+    /// ~/.local/state/pipetrack/logs).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) log_dir: Option<std::path::PathBuf>,
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SpoolCommand {
+    /// The spool's segments: writer pid, state (in use, ready, corrupt), events, size.
+    Status(SpoolArgs),
+    /// Writes every segment no running process holds to the store, then deletes it.
+    Replay(SpoolArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SpoolArgs {
+    /// Spool directory (default: PIPETRACK_SPOOL_DIR, else ~/.local/state/pipetrack/spool).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<std::path::PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

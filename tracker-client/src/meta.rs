@@ -18,6 +18,12 @@ pub fn detect_script() -> Option<PathBuf> {
     script_from_args(&args).or_else(|| std::env::current_exe().ok())
 }
 
+/// The script an interpreter command line runs (`Rscript X.R`, `python3 -u X.py`,
+/// `R -f X.R`, `bash X.sh` ...); `None` for other programs.
+pub fn script_of_command(args: &[OsString]) -> Option<PathBuf> {
+    script_from_args(args)
+}
+
 fn script_from_args(args: &[OsString]) -> Option<PathBuf> {
     let program = Path::new(args.first()?).file_name()?.to_string_lossy().to_ascii_lowercase();
     let interpreted =

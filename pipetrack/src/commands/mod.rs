@@ -5,8 +5,10 @@ pub(crate) mod demo;
 mod errors;
 mod export;
 mod history;
+mod run;
 mod serve;
 mod show;
+mod spool;
 mod status;
 
 use std::process::ExitCode;
@@ -15,7 +17,7 @@ use anyhow::Context;
 use tracker_db::config::Source;
 use tracker_db::{Store, StoreConfig};
 
-use crate::cli::{Cli, Command, DbCommand};
+use crate::cli::{Cli, Command, DbCommand, SpoolCommand};
 
 /// Runs the parsed command.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -51,6 +53,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::DemoScript(args) => {
             demo::live_script(&config(cli.database_url.as_deref())?, args.role, &args.log_dir).await
+        }
+        Command::Run(args) => run::run(cli.database_url.as_deref(), args).await,
+        Command::Spool(SpoolCommand::Status(args)) => spool::status(args.dir, args.json, color),
+        Command::Spool(SpoolCommand::Replay(args)) => {
+            spool::replay(&config(cli.database_url.as_deref())?, args.dir, args.json).await
         }
     }
 }
