@@ -27,7 +27,8 @@ pub struct MonitorConfig {
     pub timing_sample: usize,
     /// Fewer completed runs than this is "not enough history" (default 3).
     pub min_history: usize,
-    /// Most runs a trend reads for its durations, chart and failures (default 10,000).
+    /// Most runs a trend reads for its durations, chart and failures (default 2,000:
+    /// keeps a trend within the 50 ms budget at 1M runs; per-day counts stay exact).
     pub trend_sample_limit: usize,
     /// Most failed runs an error-group query reads (default 50,000).
     pub error_sample_limit: usize,
@@ -48,7 +49,7 @@ impl Default for MonitorConfig {
             stall_without_history: Duration::hours(1),
             timing_sample: 20,
             min_history: 3,
-            trend_sample_limit: 10_000,
+            trend_sample_limit: 2_000,
             error_sample_limit: 50_000,
             recent_messages: 10,
             detail_messages: 200,
