@@ -62,8 +62,13 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
     let applied = h.store.migrate().await.unwrap();
     assert_eq!(
         applied,
-        ["V1__initial", "V2__error_resolutions_and_query_indexes", "V3__uniform_sort_indexes"]
-            .map(str::to_owned)
+        [
+            "V1__initial",
+            "V2__error_resolutions_and_query_indexes",
+            "V3__uniform_sort_indexes",
+            "V4__covering_trend_indexes"
+        ]
+        .map(str::to_owned)
     );
     assert_eq!(h.store.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert!(h.store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
