@@ -22,6 +22,9 @@ const RED: RGBColor = RGBColor(0xb3, 0x26, 0x1e);
 const GREY: RGBColor = RGBColor(0x6b, 0x72, 0x80);
 const ORANGE: RGBColor = RGBColor(0xb4, 0x53, 0x09);
 const INK: RGBColor = RGBColor(0x1f, 0x29, 0x37);
+/// Most points a time chart draws: beyond this, every n-th run is drawn, so a
+/// busy range stays a light page (the statistics still use every run).
+pub(crate) const MAX_POINTS: usize = 1500;
 
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +233,7 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         return no_data(root, "completed runs");
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (points, every) = thin(points);
     let (x0, x1) = (points[0].0, points[points.len() - 1].0);
     let y1 = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
     let mut chart = ChartBuilder::on(root)
@@ -265,7 +269,30 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
             Target::Circle { x, y, title: p.2.clone() }
         })
         .collect();
-    Ok((targets, format!("Line chart of the duration of {} completed runs over time.", points.len())))
+    Ok((
+        targets,
+        format!("Line chart of the duration of {} completed runs over time{}.", points.len(), thinned(every)),
+    ))
+}
+
+/// Keeps every n-th point (and the last) so that at most [`MAX_POINTS`] remain; returns n.
+fn thin<T>(points: Vec<T>) -> (Vec<T>, usize) {
+    let every = points.len().div_ceil(MAX_POINTS).max(1);
+    if every == 1 {
+        return (points, 1);
+    }
+    let last = points.len() - 1;
+    let kept = points
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % every == 0 || *i == last)
+        .map(|(_, p)| p)
+        .collect();
+    (kept, every)
+}
+
+fn thinned(every: usize) -> String {
+    if every > 1 { format!(" (every {every}th run of a busy range)") } else { String::new() }
 }
 
 /// Whether every run of the trend belongs to one script.
@@ -438,6 +465,7 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         return no_data(root, "resource samples");
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (points, every) = thin(points);
     let (x0, x1) = (points[0].0, points[points.len() - 1].0);
     let mem_max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
     let cpu_max = points.iter().map(|p| p.2).fold(0.0_f64, f64::max) * 1.1 + 0.01;
@@ -501,7 +529,14 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
             Target::Circle { x, y, title: p.3.clone() }
         })
         .collect();
-    Ok((targets, format!("Line chart of peak memory and CPU time of {} runs over time.", points.len())))
+    Ok((
+        targets,
+        format!(
+            "Line chart of peak memory and CPU time of {} runs over time{}.",
+            points.len(),
+            thinned(every)
+        ),
+    ))
 }
 
 /// System fonts, loaded once; `sans-serif` maps to the first of a few common families present.
@@ -533,4 +568,32 @@ fn rasterise(svg: &str) -> Result<Vec<u8>, ChartError> {
         .ok_or_else(|| ChartError::Raster("empty image".into()))?;
     resvg::render(&tree, tiny_skia::Transform::from_scale(2.0, 2.0), &mut pixmap.as_mut());
     pixmap.encode_png().map_err(|err| ChartError::Raster(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_ranges_are_thinned_to_the_point_limit_keeping_the_ends() {
+        let (kept, every) = thin((0..4000).collect::<Vec<_>>());
+        assert_eq!(every, 3);
+        assert!(kept.len() <= MAX_POINTS);
+        assert_eq!((kept[0], kept[kept.len() - 1]), (0, 3999));
+        let (kept, every) = thin((0..10).collect::<Vec<_>>());
+        assert_eq!((kept.len(), every), (10, 1));
+    }
+
+    #[test]
+    fn chart_names_round_trip_and_unknown_ones_are_refused() {
+        for kind in ChartKind::ALL {
+            assert_eq!(ChartKind::parse(kind.name()).unwrap(), kind);
+        }
+        assert!(ChartKind::parse("pie").unwrap_err().to_string().contains("duration, outcomes"));
+    }
+
+    #[test]
+    fn titles_are_escaped_in_the_svg() {
+        assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
 }

@@ -7,7 +7,8 @@
 //! `--dir` was given.
 //!
 //! The live scripts are this binary run as the hidden `pipetrack demo-script
-//! ROLE`: each writes its events through the store like any tracked script and
+//! ROLE`: each reports through `tracker-client`, the in-process tracker the R
+//! and Python bindings wrap (heartbeats, resource samples, batching), and
 //! stops when its standard input closes (the demo holds it open).
 
 use std::net::SocketAddr;
@@ -21,9 +22,8 @@ use history_gen::{History, HistoryConfig};
 use monitor_queries::{Monitor, MonitorConfig};
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
-use tracker_core::{
-    ErrorInfo, Event, ResourceSample, RunEnd, RunId, RunMeta, RunStatus, Session, TaskStatus,
-};
+use tracker_client::config::{Inherited, StoreSetting};
+use tracker_client::{ClientConfig, ExitReason, InitOptions, Tracker};
 use tracker_db::config::Source;
 use tracker_db::{Store, StoreConfig};
 
@@ -161,33 +161,25 @@ pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
         }
     }
     if temporary {
-        remove_store(&db);
-        let _ = std::fs::remove_file(dir.join("DAILY_08_Live_Vendor_Feed.log"));
-        let _ = std::fs::remove_dir(&dir);
+        // The directory is this process's own (pipetrack-demo-PID): store, log, spool.
+        let _ = std::fs::remove_dir_all(&dir);
     }
     served?;
     print("pipetrack demo stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// One live script's tracking: a session and the store it writes to.
-struct Tracked {
-    store: Store,
-    session: Session,
-    stop: watch::Receiver<bool>,
-    rss_mib: u64,
-    cpu: f64,
-}
-
 /// The run was asked to stop (standard input closed).
 struct Stopped;
 
-impl Tracked {
-    async fn send(&self, events: Vec<Event>) -> anyhow::Result<()> {
-        self.store.append(events).await?;
-        Ok(())
-    }
+/// One live script: the in-process tracker (`tracker-client`, as the R and
+/// Python bindings use it) and the signal to stop.
+struct Live {
+    tracker: Tracker,
+    stop: watch::Receiver<bool>,
+}
 
+impl Live {
     async fn wait(&mut self, pause: StdDuration) -> Result<(), Stopped> {
         if *self.stop.borrow() {
             return Err(Stopped);
@@ -198,61 +190,27 @@ impl Tracked {
         }
     }
 
-    /// A task with `items` steps of `step` each, a message and progress per step.
+    /// `genter(name)`, then a message and `progress(i, n)` per item, then `gexit()`.
     async fn task(
         &mut self,
         name: &str,
         items: &[&str],
         step: StdDuration,
     ) -> anyhow::Result<Result<(), Stopped>> {
-        let event = self.session.enter_task(name, Utc::now())?;
-        self.send(vec![event]).await?;
+        self.tracker.enter(name)?;
         for (i, item) in items.iter().enumerate() {
             if self.wait(step).await.is_err() {
                 return Ok(Err(Stopped));
             }
-            let now = Utc::now();
-            let mut events = vec![
-                self.session.message(item, now)?,
-                self.session.progress(i as i64 + 1, items.len() as i64, now)?,
-            ];
-            if i % 5 == 4 {
-                self.rss_mib += 7;
-                self.cpu += 2.5;
-                events.push(self.session.sample(self.sample(), now)?);
-            }
-            self.send(events).await?;
+            self.tracker.message(item)?;
+            self.tracker.progress(i as i64 + 1, items.len() as i64)?;
         }
-        let event = self.session.exit_task(TaskStatus::Completed, Utc::now())?;
-        self.send(vec![event]).await?;
+        self.tracker.exit()?;
         Ok(Ok(()))
-    }
-
-    fn sample(&self) -> ResourceSample {
-        ResourceSample {
-            rss_bytes: self.rss_mib * 1024 * 1024,
-            peak_rss_bytes: self.rss_mib * 1024 * 1024,
-            cpu_seconds: self.cpu,
-            read_bytes: self.rss_mib * 3 * 1024 * 1024,
-            write_bytes: self.rss_mib * 1024 * 1024,
-        }
-    }
-
-    async fn cancel(&mut self) -> anyhow::Result<()> {
-        let end = RunEnd { status: RunStatus::Cancelled, exit_code: None, signal: Some(15), error: None };
-        let events = self.session.finish(end, Utc::now())?;
-        self.send(events).await
     }
 }
 
 const STATES: [&str; 12] = ["AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID"];
-
-fn new_run_id() -> RunId {
-    let random = uuid::Uuid::new_v4();
-    let mut bytes = [0u8; 10];
-    bytes.copy_from_slice(&random.as_bytes()[..10]);
-    RunId::from_parts(Utc::now().timestamp_millis() as u64, bytes)
-}
 
 fn append_log(path: &Path, line: &str) {
     use std::io::Write as _;
@@ -261,8 +219,8 @@ fn append_log(path: &Path, line: &str) {
     }
 }
 
-/// One run of a role; `Err(Stopped)` when asked to stop mid-run (the run is then cancelled).
-async fn one_run(tracked: &mut Tracked, role: Role, log: &Path) -> anyhow::Result<Result<(), Stopped>> {
+/// One run of a role; `Err(Stopped)` when asked to stop mid-run.
+async fn one_run(live: &mut Live, role: Role, log: &Path) -> anyhow::Result<Result<(), Stopped>> {
     let step = StdDuration::from_millis(700);
     let state_steps: Vec<String> = STATES.iter().map(|s| format!("Geocoding {s}")).collect();
     let state_steps: Vec<&str> = state_steps.iter().map(String::as_str).collect();
@@ -278,13 +236,11 @@ async fn one_run(tracked: &mut Tracked, role: Role, log: &Path) -> anyhow::Resul
                 ("Write tables", &["Writing bdc_locations", "Writing bdc_summary", "Indexing"][..]),
                 ("Refresh views", &["Refreshing mv_state_summary", "Refreshing mv_hex_summary"][..]),
             ] {
-                if tracked.task(name, items, step).await?.is_err() {
+                if live.task(name, items, step).await?.is_err() {
                     return Ok(Err(Stopped));
                 }
             }
-            let end = RunEnd { status: RunStatus::Completed, exit_code: Some(0), signal: None, error: None };
-            let events = tracked.session.finish(end, Utc::now())?;
-            tracked.send(events).await?;
+            live.tracker.finish()?;
         }
         Role::Fails => {
             append_log(log, "INFO starting DAILY_08_Live_Vendor_Feed.py");
@@ -296,67 +252,62 @@ async fn one_run(tracked: &mut Tracked, role: Role, log: &Path) -> anyhow::Resul
                 ("Parse records", &["Parsing 12,000 rows", "Parsing 24,000 rows", "Parsing 36,512 rows"][..]),
             ] {
                 append_log(log, &format!("INFO {name}"));
-                if tracked.task(name, items, step).await?.is_err() {
+                if live.task(name, items, step).await?.is_err() {
                     return Ok(Err(Stopped));
                 }
             }
-            let event = tracked.session.enter_task("Validate schema", Utc::now())?;
-            tracked.send(vec![event]).await?;
-            if tracked.wait(step * 2).await.is_err() {
+            live.tracker.enter("Validate schema")?;
+            if live.wait(step * 2).await.is_err() {
                 return Ok(Err(Stopped));
             }
             let day = Utc::now().format("%Y-%m-%d");
             let message = format!("column 'provider_id' has 3 missing values in vendor_feed_{day}.csv");
             append_log(log, &format!("ERROR ValueError: {message}"));
-            let error = ErrorInfo {
-                message,
-                class: Some("ValueError".into()),
-                traceback: Some(format!(
-                    "Traceback (most recent call last):\n  File \"DAILY_08_Live_Vendor_Feed.py\", line 88, in <module>\n    validate(frame)\n  File \"DAILY_08_Live_Vendor_Feed.py\", line 41, in validate\n    raise ValueError(f\"column 'provider_id' has {{n}} missing values in {{path}}\")\nValueError: column 'provider_id' has 3 missing values in vendor_feed_{day}.csv"
-                )),
-            };
-            let events = tracked.session.fail(error, Some(1), Utc::now())?;
-            tracked.send(events).await?;
+            let traceback = format!(
+                "Traceback (most recent call last):\n  File \"DAILY_08_Live_Vendor_Feed.py\", line 88, in <module>\n    validate(frame)\n  File \"DAILY_08_Live_Vendor_Feed.py\", line 41, in validate\n    raise ValueError(f\"column 'provider_id' has {{n}} missing values in {{path}}\")\nValueError: {message}"
+            );
+            live.tracker.error(&message, Some("ValueError"), Some(&traceback))?;
         }
         Role::Stalls => {
-            if tracked.task("Connect", &["Opening connection", "Checking credentials"], step).await?.is_err()
-            {
+            if live.task("Connect", &["Opening connection", "Checking credentials"], step).await?.is_err() {
                 return Ok(Err(Stopped));
             }
-            let event = tracked.session.enter_task("Export tables", Utc::now())?;
-            tracked.send(vec![event]).await?;
+            live.tracker.enter("Export tables")?;
             for (i, table) in ["hex_info", "block20_info", "funding"].iter().enumerate() {
-                if tracked.wait(step).await.is_err() {
+                if live.wait(step).await.is_err() {
                     return Ok(Err(Stopped));
                 }
-                let now = Utc::now();
-                let events = vec![
-                    tracked.session.message(&format!("Exporting {table}"), now)?,
-                    tracked.session.progress(i as i64 + 1, 10, now)?,
-                ];
-                tracked.send(events).await?;
+                live.tracker.message(&format!("Exporting {table}"))?;
+                live.tracker.progress(i as i64 + 1, 10)?;
             }
-            // Waiting on a lock that never comes: alive (heartbeats) but no progress.
+            // Waiting on a lock that never comes: the tracker's heartbeats say it
+            // is alive, but nothing progresses.
             loop {
-                if tracked.wait(StdDuration::from_secs(3)).await.is_err() {
+                if live.wait(StdDuration::from_mins(1)).await.is_err() {
                     return Ok(Err(Stopped));
                 }
-                let event = tracked.session.heartbeat(Utc::now())?;
-                tracked.send(vec![event]).await?;
             }
         }
     }
     Ok(Ok(()))
 }
 
-/// `pipetrack demo-script ROLE`: one live script of the demo, until its standard input closes.
+/// `pipetrack demo-script ROLE`: one live script of the demo, reporting
+/// through `tracker-client` run after run until its standard input closes;
+/// a run open at that moment ends as cancelled.
 pub(crate) async fn live_script(
     config: &StoreConfig,
     role: Role,
     log_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open(config).await?;
-    store.ensure_current().await?;
+    let tracker = Tracker::new(ClientConfig {
+        store: StoreSetting::Given(config.clone()),
+        heartbeat_interval: StdDuration::from_secs(2),
+        sample_interval: Some(StdDuration::from_secs(2)),
+        spool_dir: log_dir.join("spool"),
+        inherited: Inherited::default(),
+        ..ClientConfig::default()
+    });
     let (stop_tx, stop) = watch::channel(false);
     tokio::spawn(async move {
         let mut stdin = tokio::io::stdin();
@@ -364,34 +315,30 @@ pub(crate) async fn live_script(
         while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
         let _ = stop_tx.send(true);
     });
-    let log = log_dir.join(format!("{}.log", role.script().trim_end_matches(".py").trim_end_matches(".R")));
-    let log = if role == Role::Fails { log_dir.join("DAILY_08_Live_Vendor_Feed.log") } else { log };
+    let log = log_dir.join("DAILY_08_Live_Vendor_Feed.log");
+    let mut live = Live { tracker, stop };
     loop {
-        let meta = RunMeta {
-            script_name: role.script().into(),
+        live.tracker.init(InitOptions {
+            script_name: Some(role.script().into()),
             total_tasks: Some(match role {
                 Role::Succeeds => 5,
                 Role::Fails => 4,
                 Role::Stalls => 3,
             }),
-            host: Some("demo".into()),
-            pid: Some(std::process::id()),
             language: Some(if role == Role::Fails { "python" } else { "R" }.into()),
             log_path: (role == Role::Fails).then(|| log.display().to_string()),
             command: Some(format!("pipetrack demo-script {}", role.arg())),
-            ..RunMeta::default()
-        };
-        let (session, started) = Session::start(new_run_id(), meta, Utc::now())?;
-        let mut tracked =
-            Tracked { store: store.clone(), session, stop: stop.clone(), rss_mib: 120, cpu: 1.0 };
-        tracked.send(vec![started]).await?;
-        if one_run(&mut tracked, role, &log).await?.is_err() {
-            tracked.cancel().await?;
-            return Ok(ExitCode::SUCCESS);
-        }
+            skip_env: true,
+            skip_git: true,
+            no_join: true,
+            ..InitOptions::default()
+        })?;
+        let stopped = one_run(&mut live, role, &log).await?.is_err();
         let pause = if role == Role::Fails { StdDuration::from_secs(20) } else { StdDuration::from_secs(6) };
-        if tracked.wait(pause).await.is_err() {
+        if stopped || live.wait(pause).await.is_err() {
+            live.tracker.shutdown(ExitReason::Signal(15));
             return Ok(ExitCode::SUCCESS);
         }
+        live.tracker.flush(StdDuration::from_secs(2));
     }
 }
