@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use chrono::DateTime;
-use monitor_queries::Trends;
+use monitor_queries::{DayStats, Trends};
 use plotters::prelude::*;
 use tracker_core::RunStatus;
 
@@ -300,12 +300,44 @@ fn one_script(trends: &Trends) -> bool {
     trends.runs.windows(2).all(|pair| pair[0].script_name == pair[1].script_name)
 }
 
+/// Most bars of the outcomes chart: longer ranges add up consecutive days per bar.
+const MAX_BARS: usize = 92;
+
+/// The days of the range, added up `n` consecutive days per bar so that at most
+/// [`MAX_BARS`] remain; a bar is labelled by its first day.
+fn bucket_days(days: &[DayStats]) -> (Vec<DayStats>, usize) {
+    let per_bar = days.len().div_ceil(MAX_BARS).max(1);
+    let bars = days
+        .chunks(per_bar)
+        .map(|chunk| {
+            let completed: i64 = chunk.iter().map(|d| d.completed).sum();
+            let weighted: f64 =
+                chunk.iter().filter_map(|d| Some(d.mean_duration_ms? * d.completed as f64)).sum();
+            DayStats {
+                day: chunk[0].day.clone(),
+                runs: chunk.iter().map(|d| d.runs).sum(),
+                completed,
+                failed: chunk.iter().map(|d| d.failed).sum(),
+                mean_duration_ms: (completed > 0).then(|| weighted / completed as f64),
+            }
+        })
+        .collect();
+    (bars, per_bar)
+}
+
 fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
-    let days = &trends.per_day;
-    if days.is_empty() {
+    if trends.per_day.is_empty() {
         return no_data(root, "runs");
     }
-    let max = days.iter().map(|d| d.runs).max().unwrap_or(1).max(1) as f64 * 1.1;
+    let (bars, per_bar) = bucket_days(&trends.per_day);
+    let days = &bars;
+    let unit = if per_bar == 1 {
+        "Day (UTC)".to_owned()
+    } else {
+        format!("{per_bar}-day periods, by first day (UTC)")
+    };
+    // Head room above the tallest bar for the legend.
+    let max = days.iter().map(|d| d.runs).max().unwrap_or(1).max(1) as f64 * 1.4;
     let n = days.len() as f64;
     let mut chart = ChartBuilder::on(root)
         .margin(16)
@@ -313,11 +345,21 @@ fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .y_label_area_size(56)
         .build_cartesian_2d(0.0..n, 0.0..max)
         .map_err(draw_err)?;
-    let labels: Vec<String> = days.iter().map(|d| d.day.get(5..).unwrap_or(&d.day).to_owned()).collect();
+    // Month-day within a year or so; the full date over longer ranges.
+    let labels: Vec<String> = days
+        .iter()
+        .map(|d| {
+            if trends.per_day.len() <= 366 {
+                d.day.get(5..).unwrap_or(&d.day).to_owned()
+            } else {
+                d.day.clone()
+            }
+        })
+        .collect();
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_desc("Day (UTC)")
+        .x_desc(unit.as_str())
         .y_desc("Runs")
         .x_labels(days.len().min(10))
         .y_labels(6)
@@ -374,7 +416,13 @@ fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .label_font(label_style(12))
         .draw()
         .map_err(draw_err)?;
-    Ok((targets, format!("Stacked bar chart of completed and failed runs on each of {} days.", days.len())))
+    Ok((
+        targets,
+        format!(
+            "Stacked bar chart of completed and failed runs in {} periods of {per_bar} days.",
+            days.len()
+        ),
+    ))
 }
 
 fn failures_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
@@ -582,6 +630,29 @@ mod tests {
         assert_eq!((kept[0], kept[kept.len() - 1]), (0, 3999));
         let (kept, every) = thin((0..10).collect::<Vec<_>>());
         assert_eq!((kept.len(), every), (10, 1));
+    }
+
+    #[test]
+    fn long_ranges_add_up_days_per_bar_without_losing_runs() {
+        let days: Vec<DayStats> = (0..200)
+            .map(|i| DayStats {
+                day: format!("day{i:03}"),
+                runs: 3,
+                completed: 2,
+                failed: 1,
+                mean_duration_ms: Some(1000.0),
+            })
+            .collect();
+        let (bars, per_bar) = bucket_days(&days);
+        assert_eq!(per_bar, 3);
+        assert_eq!(bars.len(), 67);
+        assert_eq!(bars.iter().map(|b| b.runs).sum::<i64>(), 600);
+        assert_eq!(
+            (bars[0].day.as_str(), bars[0].completed, bars[0].mean_duration_ms),
+            ("day000", 6, Some(1000.0))
+        );
+        let (same, one) = bucket_days(&days[..30]);
+        assert_eq!((same.len(), one), (30, 1));
     }
 
     #[test]
