@@ -376,12 +376,14 @@ pub(crate) fn group_segments(ready: Vec<(PathBuf, File)>, batch_size: usize) -> 
     let mut size = 0;
     for (path, file) in ready {
         let len = file.metadata().map_or(0, |m| m.len());
-        if groups.is_empty() || size + len > budget {
-            groups.push(Vec::new());
-            size = 0;
+        match groups.last_mut() {
+            Some(group) if size + len <= budget => group.push((path, file)),
+            _ => {
+                groups.push(vec![(path, file)]);
+                size = 0;
+            }
         }
         size += len;
-        groups.last_mut().expect("pushed").push((path, file));
     }
     groups
 }

@@ -106,6 +106,8 @@ pub(crate) struct Shared {
     pub(crate) spool: Mutex<SpoolState>,
     pub(crate) spool_dir: PathBuf,
     spool_failed: AtomicBool,
+    /// The writer thread, to wake it for a flush or a filling queue.
+    pub(crate) writer_thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl Shared {
@@ -115,10 +117,10 @@ impl Shared {
             return;
         }
         let result = (|| {
-            if spool.current.is_none() {
-                spool.current = Some(Segment::create(&self.spool_dir)?);
-            }
-            let segment = spool.current.as_mut().expect("just created");
+            let segment = match &mut spool.current {
+                Some(segment) => segment,
+                None => spool.current.insert(Segment::create(&self.spool_dir)?),
+            };
             segment.append(events)?;
             if sync { segment.sync() } else { Ok(()) }
         })();
@@ -135,6 +137,13 @@ impl Shared {
                     ));
                 }
             }
+        }
+    }
+
+    /// Wakes the writer (it otherwise polls the queue every flush interval).
+    pub(crate) fn wake_writer(&self) {
+        if let Some(thread) = self.writer_thread.get() {
+            thread.unpark();
         }
     }
 
@@ -164,10 +173,10 @@ struct ChildSink {
 impl ChildSink {
     fn write(&mut self, event: Event) {
         let result = (|| {
-            if self.segment.is_none() {
-                self.segment = Some(Segment::create(&self.dir)?);
-            }
-            let segment = self.segment.as_mut().expect("just created");
+            let segment = match &mut self.segment {
+                Some(segment) => segment,
+                None => self.segment.insert(Segment::create(&self.dir)?),
+            };
             if let Some(start) = self.start.take() {
                 segment.append(&[start, event])
             } else {
@@ -194,11 +203,16 @@ impl Sink {
                     shared.spill(event);
                     return;
                 }
-                if let Err(
-                    TrySendError::Full(Msg::Event(event)) | TrySendError::Disconnected(Msg::Event(event)),
-                ) = tx.try_send(Msg::Event(event))
-                {
-                    shared.spill(event);
+                match tx.try_send(Msg::Event(event)) {
+                    // Half full: wake the writer early rather than let the queue overflow.
+                    Ok(()) if tx.len() * 2 > tx.capacity().unwrap_or(usize::MAX) => shared.wake_writer(),
+                    Err(
+                        TrySendError::Full(Msg::Event(event)) | TrySendError::Disconnected(Msg::Event(event)),
+                    ) => {
+                        shared.spill(event);
+                    }
+                    // Sent (a flush message never takes this path).
+                    Ok(()) | Err(_) => {}
                 }
             }
             Sink::Child(child) => child.write(event),
@@ -291,6 +305,7 @@ impl Tracker {
             spool: Mutex::new(SpoolState { current: None, sealed: VecDeque::new() }),
             spool_dir: config.spool_dir.clone(),
             spool_failed: AtomicBool::new(false),
+            writer_thread: std::sync::OnceLock::new(),
         });
         let state = Arc::new(Mutex::new(State { run: None, sink: Sink::Queue(tx), inherited_used: false }));
         lock(&LIVE).push(Arc::downgrade(&state));
@@ -304,7 +319,10 @@ impl Tracker {
             shut_down: AtomicBool::new(false),
         });
         match writer::spawn(rx, Arc::downgrade(&inner), inner.shared.clone(), inner.config.clone()) {
-            Ok(handle) => *lock(&inner.writer) = Some(handle),
+            Ok(handle) => {
+                let _ = inner.shared.writer_thread.set(handle.thread().clone());
+                *lock(&inner.writer) = Some(handle);
+            }
             Err(err) => crate::warn::warn(&format!(
                 "cannot start the tracking writer thread ({err}): events go to the spool in {}",
                 inner.config.spool_dir.display()
@@ -565,6 +583,13 @@ impl Tracker {
     /// not own the run (joined or forked), only this stream's tasks close; an
     /// error is left in `PIPETRACK_ERROR_FILE` for the launcher to record.
     pub fn finish_with(&self, end: RunEnd) -> Result<(), ClientError> {
+        self.end_run(end, true)
+    }
+
+    /// Ends the run; `hand_off` says whether a joined stream's error is an
+    /// explicit report for the launcher (not just the exit status, which the
+    /// launcher sees itself).
+    fn end_run(&self, end: RunEnd, hand_off: bool) -> Result<(), ClientError> {
         self.check_fork();
         let now = Utc::now();
         let mut guard = lock(&self.inner.state);
@@ -597,7 +622,7 @@ impl Tracker {
             state.sink.push(event, &self.inner.shared);
         }
         drop(guard);
-        if let (Some(error), Some(path), false) = (end.error, error_file, is_child) {
+        if let (Some(error), Some(path), false, true) = (end.error, error_file, is_child, hand_off) {
             let written = serde_json::to_vec(&error)
                 .map_err(std::io::Error::other)
                 .and_then(|bytes| std::fs::write(&path, bytes));
@@ -649,6 +674,7 @@ impl Tracker {
         if sender.send_deadline(msg, deadline).is_err() {
             return FlushReport { complete: false, spooled: 0, timed_out: true };
         }
+        self.inner.shared.wake_writer();
         // The writer spools what it could not store by the deadline; allow it that last step.
         match ack_rx.recv_deadline(deadline + Duration::from_millis(500)) {
             Ok(report) => report,
@@ -666,7 +692,7 @@ impl Tracker {
         }
         if self.inner.is_child.load(Ordering::Relaxed) {
             // A forked child never finishes the parent's run; its events are on disk already.
-            let _ = self.finish_with(end_for(reason));
+            let _ = self.end_run(end_for(reason), false);
             return FlushReport::default();
         }
         let end = end_for(reason);
@@ -675,7 +701,7 @@ impl Tracker {
             state.run.as_ref().is_some_and(|run| run.closed.is_none() && run.session.status().is_open())
         };
         if open {
-            let _ = self.finish_with(end);
+            let _ = self.end_run(end, false);
         }
         if self.inner.is_child.load(Ordering::Relaxed) {
             return FlushReport::default();

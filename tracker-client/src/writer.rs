@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use serde::Serialize;
 use tracker_core::Event;
 use tracker_db::config::Source;
@@ -111,30 +111,32 @@ enum Next {
 impl Writer {
     fn run(mut self) {
         loop {
-            let msg = if let Some(msg) = self.stash.pop() {
-                Ok(msg)
-            } else {
+            if self.stash.is_empty() && self.rx.is_empty() {
+                // Callers never wake the writer (a wake-up is a syscall on their
+                // thread): it polls the queue every flush interval, and is woken
+                // only by a flush request or a queue more than half full.
                 let wait = self.next_tick().saturating_duration_since(Instant::now());
-                self.rx.recv_timeout(wait)
-            };
-            match msg {
-                Ok(Msg::Event(event)) => {
-                    let mut batch = vec![event];
-                    self.collect(&mut batch);
-                    self.write(batch);
-                }
-                Ok(Msg::Flush { ack, deadline, last }) => {
-                    if let Next::Stop = self.serve_flush(&ack, deadline, last) {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    // Every tracker handle is gone: a last bounded flush.
-                    let deadline = Instant::now() + self.config.exit_flush_timeout;
-                    self.finish_up(deadline, true);
+                std::thread::park_timeout(wait.min(self.config.flush_interval));
+            }
+            let mut queued = Vec::new();
+            let disconnected = self.drain_now(&mut queued);
+            let batch_size = self.config.batch_size;
+            let mut queued = queued.into_iter().peekable();
+            while queued.peek().is_some() {
+                self.write(queued.by_ref().take(batch_size).collect());
+            }
+            for msg in std::mem::take(&mut self.stash) {
+                if let Msg::Flush { ack, deadline, last } = msg
+                    && let Next::Stop = self.serve_flush(&ack, deadline, last)
+                {
                     return;
                 }
+            }
+            if disconnected {
+                // Every tracker handle is gone: a last bounded flush.
+                let deadline = Instant::now() + self.config.exit_flush_timeout;
+                self.finish_up(deadline, true);
+                return;
             }
             self.ticks();
         }
@@ -151,29 +153,19 @@ impl Writer {
         next
     }
 
-    /// Fills the batch until it is full or the flush interval has passed.
-    fn collect(&mut self, batch: &mut Vec<Event>) {
-        let deadline = Instant::now() + self.config.flush_interval;
-        while batch.len() < self.config.batch_size {
-            match self.rx.recv_deadline(deadline) {
-                Ok(Msg::Event(event)) => batch.push(event),
-                Ok(other) => {
-                    self.stash.push(other);
-                    return;
-                }
-                Err(_) => return,
+    /// Drains what is queued right now (at most one queue's worth, so a
+    /// producer faster than the drain cannot keep the writer here). Returns
+    /// whether every sender is gone.
+    fn drain_now(&mut self, into: &mut Vec<Event>) -> bool {
+        for _ in 0..self.config.queue_capacity.max(1) {
+            match self.rx.try_recv() {
+                Ok(Msg::Event(event)) => into.push(event),
+                Ok(flush @ Msg::Flush { .. }) => self.stash.push(flush),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
             }
         }
-    }
-
-    /// Drains whatever is queued right now.
-    fn drain_now(&mut self, into: &mut Vec<Event>) {
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Event(event) => into.push(event),
-                other @ Msg::Flush { .. } => self.stash.push(other),
-            }
-        }
+        false
     }
 
     fn spool_pending(&self) -> bool {
@@ -325,7 +317,7 @@ impl Writer {
                 let mut spool = crate::tracker::lock(&shared.spool);
                 // Nothing older than the spool may stay queued once its segment is sealed.
                 let mut queued = Vec::new();
-                self.drain_now(&mut queued);
+                let _ = self.drain_now(&mut queued);
                 shared.write_spool(&mut spool, &queued, true);
                 if let Some(segment) = spool.current.take() {
                     spool.sealed.push_back(segment);
@@ -338,7 +330,7 @@ impl Writer {
             };
             let batch_size = self.config.batch_size;
             let timeout = self.op_timeout();
-            let store = self.store.clone().expect("store_ready");
+            let Some(store) = self.store.clone() else { return false };
             let result = self.runtime.block_on(async {
                 tokio::time::timeout(timeout, crate::spool::replay_file(&store, &path, batch_size)).await
             });
@@ -380,7 +372,7 @@ impl Writer {
                 return;
             }
             let paths: Vec<std::path::PathBuf> = group.iter().map(|(path, _)| path.clone()).collect();
-            let store = self.store.clone().expect("store_ready");
+            let Some(store) = self.store.clone() else { return };
             let batch_size = self.config.batch_size;
             let timeout = self.op_timeout();
             let result = self.runtime.block_on(async {
@@ -440,7 +432,7 @@ impl Writer {
         self.next_attempt = Instant::now();
         loop {
             let mut batch = Vec::new();
-            self.drain_now(&mut batch);
+            let _ = self.drain_now(&mut batch);
             if batch.is_empty() {
                 break;
             }
