@@ -432,6 +432,10 @@ pub(crate) async fn run(database_url: Option<&str>, args: RunArgs) -> anyhow::Re
     }
     let script_error = take_error_file(&error_file);
     let (end, exit) = match (status.code(), status.signal()) {
+        // A script that reported its own failure (track_error) failed, whatever its exit status.
+        (Some(0), _) if script_error.is_some() => {
+            (RunEnd { status: RunStatus::Failed, exit_code: Some(0), signal: None, error: script_error }, 0)
+        }
         (Some(0), _) => {
             (RunEnd { status: RunStatus::Completed, exit_code: Some(0), signal: None, error: None }, 0)
         }
