@@ -132,6 +132,17 @@ pub fn run_id(n: u64) -> RunId {
     RunId::from_parts(1_700_000_000_000 + n, random)
 }
 
+/// CPU time the calling thread has used so far (`CLOCK_THREAD_CPUTIME_ID`):
+/// the cost of calls on a loaded machine, without the time other processes
+/// held the core.
+#[allow(unsafe_code)] // one clock_gettime into a timespec we own
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime only writes the timespec passed by pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// Resident memory of this process in bytes (`VmRSS`).
 pub fn rss_bytes() -> u64 {
     tracker_client::resources::sample_self().map_or(0, |s| s.rss_bytes)
