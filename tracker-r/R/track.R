@@ -84,7 +84,7 @@ track_init <- function(script_name = NULL, total_tasks = NULL, category = NULL,
     script_name <- basename(script_path)
   }
   run_id <- .unwrap(track_init_rs(
-    script_name, script_path, category, total_tasks, R.version.string,
+    script_name, script_path, category, total_tasks, paste(R.version$major, R.version$minor, sep = "."),
     log_path, .command_line(), join_run, !capture_env, !capture_git, new_run
   ), call)
   .state$started <- TRUE

@@ -29,7 +29,7 @@ test_each_store("a script's run, tasks, messages and progress land in the store"
   expect_identical(run$category, "ANNUAL_DEC")
   expect_identical(run$status, "completed")
   expect_identical(run$language, "R")
-  expect_identical(run$language_version, R.version.string)
+  expect_identical(run$language_version, paste(R.version$major, R.version$minor, sep = "."))
   expect_identical(run$total_tasks, 2L)
   expect_identical(run$tasks_done, 2L)
   expect_identical(run$script_path, normalizePath(result$file))
