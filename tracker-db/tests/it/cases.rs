@@ -66,13 +66,25 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             "V1__initial",
             "V2__error_resolutions_and_query_indexes",
             "V3__uniform_sort_indexes",
-            "V4__covering_trend_indexes"
+            "V4__covering_trend_indexes",
+            "V5__scripts_hot_updates"
         ]
         .map(str::to_owned)
     );
     assert_eq!(h.store.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert!(h.store.migrate().await.unwrap().is_empty(), "second migrate applies nothing");
     h.store.ensure_current().await.unwrap();
+    if h.store.backend() == tracker_db::Backend::Postgres {
+        let rows = h
+            .store
+            .query(
+                "SELECT array_to_string(reloptions, ',') AS o FROM pg_class WHERE oid = 'scripts'::regclass",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert!(rows[0].text("o").unwrap().unwrap().contains("fillfactor=50"), "V5 tuned the scripts table");
+    }
     let check = h.store.check("test").await.unwrap();
     assert!(check.is_current());
     for table in ["runs", "tasks", "events", "scripts", "resource_samples", "error_resolutions"] {
