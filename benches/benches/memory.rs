@@ -23,28 +23,27 @@ fn main() {
         tracker.enter("Load county").expect("enter");
         tracker.progress(i % 100, 100).expect("progress");
         tracker.exit().expect("exit");
-        if i % 10_000 == 0 {
-            peak = peak.max(rss_bytes());
+        if i % 5_000 == 0 {
+            let now = rss_bytes();
+            peak = (peak.0.max(now.0), peak.1.max(now.1), peak.2.max(now.2));
         }
     }
     tracker.flush(Duration::from_mins(2));
     let after = rss_bytes();
-    peak = peak.max(after);
     let mib = |bytes: u64| bytes as f64 / 1_048_576.0;
-    println!("memory/rss before tracker      {:8.1} MiB", mib(before));
-    println!(
-        "memory/rss tracker started     {:8.1} MiB  (+{:.1} MiB)",
-        mib(started),
-        mib(started.saturating_sub(before))
-    );
-    println!(
-        "memory/rss after 100k tasks    {:8.1} MiB  (+{:.1} MiB)",
-        mib(after),
-        mib(after.saturating_sub(before))
-    );
-    println!(
-        "memory/rss peak during loop    {:8.1} MiB  (+{:.1} MiB)",
-        mib(peak),
-        mib(peak.saturating_sub(before))
-    );
+    let line = |label: &str, (all, anon, file): (u64, u64, u64)| {
+        println!(
+            "memory/{label:<22} RSS {:6.1} MiB (+{:5.1})   anon {:6.1} MiB (+{:5.1})   file {:6.1} MiB (+{:5.1})",
+            mib(all),
+            mib(all.saturating_sub(before.0)),
+            mib(anon),
+            mib(anon.saturating_sub(before.1)),
+            mib(file),
+            mib(file.saturating_sub(before.2)),
+        );
+    };
+    line("before tracker", before);
+    line("tracker started", started);
+    line("after 100k tasks", after);
+    line("peak during loop", peak);
 }

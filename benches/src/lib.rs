@@ -78,8 +78,11 @@ pub async fn open_store(config: &StoreConfig) -> Store {
     store
 }
 
-/// A tracker writing to `store`, spooling into `spool`, with default batching.
+/// A tracker writing to `store` (migrated first: a configured store is never
+/// migrated by the tracker), spooling into `spool`, with default batching.
 pub fn tracker(store: StoreConfig, spool: PathBuf) -> Tracker {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(open_store(&store));
     Tracker::new(ClientConfig {
         store: StoreSetting::Given(store),
         spool_dir: spool,
@@ -143,7 +146,18 @@ pub fn thread_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Resident memory of this process in bytes (`VmRSS`).
-pub fn rss_bytes() -> u64 {
-    tracker_client::resources::sample_self().map_or(0, |s| s.rss_bytes)
+/// Resident memory of this process in bytes: `(VmRSS, RssAnon, RssFile)` —
+/// all of it, the process's own (heap, stacks), and mapped files (code pages
+/// of the libraries, shared with other processes and reclaimable).
+pub fn rss_bytes() -> (u64, u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (kib("VmRSS:"), kib("RssAnon:"), kib("RssFile:"))
 }

@@ -60,7 +60,8 @@ pub struct ClientConfig {
     pub heartbeat_interval: Duration,
     /// Resource sampling of this process (`PIPETRACK_SAMPLE_S`, default 10 s; 0 turns it off).
     pub sample_interval: Option<Duration>,
-    /// Events the queue holds before calls spill to the spool (`PIPETRACK_QUEUE_SIZE`, default 65536).
+    /// Events the queue holds before calls spill to the spool (`PIPETRACK_QUEUE_SIZE`, default 16384:
+    /// about 2.5 MB when full; the writer is woken when it is half full).
     pub queue_capacity: usize,
     /// Spool directory (`PIPETRACK_SPOOL_DIR`, default `$XDG_STATE_HOME/pipetrack/spool`
     /// or `~/.local/state/pipetrack/spool`).
@@ -85,7 +86,7 @@ impl Default for ClientConfig {
             flush_interval: Duration::from_millis(250),
             heartbeat_interval: Duration::from_secs(5),
             sample_interval: Some(Duration::from_secs(10)),
-            queue_capacity: 65_536,
+            queue_capacity: 16_384,
             spool_dir: default_spool_dir(&|name| std::env::var(name).ok()),
             exit_flush_timeout: Duration::from_secs(2),
             store_timeout: Duration::from_secs(10),
