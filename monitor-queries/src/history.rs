@@ -1,8 +1,13 @@
-//! Run history: filters, four sort orders and keyset pagination.
+//! Run history: filters, six sort orders and keyset pagination.
 //!
 //! Every sort order is a key ending in `run_id` (unique), so the order is total
 //! and a page continues strictly after the last row of the previous one:
 //! `WHERE (key..., run_id) < ($k..., $id) ORDER BY key... DESC, run_id DESC`.
+//! The end-time and error sorts have a key that may be NULL (a running run has
+//! no end, a successful one no error): NULL keys come last in both directions
+//! (`NULLS LAST`, which SQLite and Postgres both accept) and are ordered among
+//! themselves by `run_id`, so a cursor is either "after key k" (every NULL row
+//! is still ahead) or "among the NULLs, after this run id".
 //! Rows inserted while a reader pages never cause duplicates or gaps among the
 //! rows that existed when it started, and every order has an index (see
 //! migration V2), so a page is one index range scan however deep it is.
@@ -33,6 +38,12 @@ pub enum HistorySort {
     Status,
     /// By script name, then start time (default: ascending).
     Name,
+    /// By end time (default: newest first); runs without an end (running)
+    /// come last, by run id.
+    Ended,
+    /// By error message (default: ascending); runs without an error come
+    /// last, by run id.
+    Error,
 }
 
 impl HistorySort {
@@ -43,12 +54,23 @@ impl HistorySort {
             HistorySort::Duration => "duration",
             HistorySort::Status => "status",
             HistorySort::Name => "name",
+            HistorySort::Ended => "ended",
+            HistorySort::Error => "error",
         }
     }
 
     /// Whether this order runs descending unless told otherwise.
     pub fn descending_by_default(self) -> bool {
-        matches!(self, HistorySort::Started | HistorySort::Duration)
+        matches!(self, HistorySort::Started | HistorySort::Duration | HistorySort::Ended)
+    }
+
+    /// The column of a sort whose key may be NULL.
+    fn nullable_key(self) -> Option<&'static str> {
+        match self {
+            HistorySort::Ended => Some("finished_at"),
+            HistorySort::Error => Some("error_message"),
+            _ => None,
+        }
     }
 
     fn key_columns(self) -> &'static [&'static str] {
@@ -57,6 +79,8 @@ impl HistorySort {
             HistorySort::Duration => &["duration_ms", "run_id"],
             HistorySort::Status => &["status", "started_at", "run_id"],
             HistorySort::Name => &["script_name", "started_at", "run_id"],
+            HistorySort::Ended => &["finished_at", "run_id"],
+            HistorySort::Error => &["error_message", "run_id"],
         }
     }
 }
@@ -70,7 +94,12 @@ impl std::str::FromStr for HistorySort {
             "duration" => Ok(HistorySort::Duration),
             "status" => Ok(HistorySort::Status),
             "name" | "script" => Ok(HistorySort::Name),
-            other => Err(invalid("sort", format!("{other:?}: use started, duration, status or name"))),
+            "ended" | "end" | "finished" => Ok(HistorySort::Ended),
+            "error" => Ok(HistorySort::Error),
+            other => Err(invalid(
+                "sort",
+                format!("{other:?}: use started, ended, duration, status, name or error"),
+            )),
         }
     }
 }
@@ -134,6 +163,8 @@ impl Cursor {
             HistorySort::Duration => (None, None, row.duration_ms),
             HistorySort::Status => (Some(row.status.as_str().to_owned()), Some(row.started_at), None),
             HistorySort::Name => (Some(row.script_name.clone()), Some(row.started_at), None),
+            HistorySort::Ended => (None, row.finished_at, None),
+            HistorySort::Error => (row.error_message.clone(), None, None),
         };
         Cursor { v: 1, sort, desc, text, at, ms, id: row.run_id }
     }
@@ -158,6 +189,8 @@ impl Cursor {
             HistorySort::Started => cursor.at.is_some(),
             HistorySort::Duration => cursor.ms.is_some(),
             HistorySort::Status | HistorySort::Name => cursor.text.is_some() && cursor.at.is_some(),
+            // A missing key means the last row had none: the cursor is among the NULLs.
+            HistorySort::Ended | HistorySort::Error => true,
         };
         if complete { Ok(cursor) } else { Err(bad("its key is incomplete")) }
     }
@@ -168,6 +201,9 @@ impl Cursor {
             HistorySort::Started => vec![self.at.into(), id],
             HistorySort::Duration => vec![self.ms.into(), id],
             HistorySort::Status | HistorySort::Name => vec![self.text.clone().into(), self.at.into(), id],
+            HistorySort::Ended if self.at.is_some() => vec![self.at.into(), id],
+            HistorySort::Error if self.text.is_some() => vec![self.text.clone().into(), id],
+            HistorySort::Ended | HistorySort::Error => vec![id],
         }
     }
 }
@@ -245,7 +281,19 @@ impl Monitor {
             if filter.sort == HistorySort::Duration {
                 conditions.push(|_| "duration_ms IS NOT NULL".to_owned(), Vec::new());
             }
-            if let Some(cursor) = &cursor {
+            if let (Some(cursor), Some(key)) = (&cursor, filter.sort.nullable_key()) {
+                let op = if desc { "<" } else { ">" };
+                let values = cursor.values();
+                if values.len() == 2 {
+                    // After a non-NULL key: the rest of the keyed rows, then every NULL.
+                    conditions.push(
+                        |p| format!("(({key}, run_id) {op} ({}, {}) OR {key} IS NULL)", p(1), p(2)),
+                        values,
+                    );
+                } else {
+                    conditions.push(|p| format!("({key} IS NULL AND run_id {op} {})", p(1)), values);
+                }
+            } else if let Some(cursor) = &cursor {
                 let op = if desc { "<" } else { ">" };
                 let values = cursor.values();
                 let n = values.len();
@@ -261,7 +309,9 @@ impl Monitor {
                 );
             }
             let direction = if desc { "DESC" } else { "ASC" };
-            let order = columns.iter().map(|c| format!("{c} {direction}")).collect::<Vec<_>>().join(", ");
+            let nulls = |c: &str| if filter.sort.nullable_key() == Some(c) { " NULLS LAST" } else { "" };
+            let order =
+                columns.iter().map(|c| format!("{c} {direction}{}", nulls(c))).collect::<Vec<_>>().join(", ");
             let where_clause = if conditions.clauses.is_empty() {
                 String::new()
             } else {
@@ -314,6 +364,8 @@ mod tests {
     #[test]
     fn sort_names_parse() {
         assert_eq!("Duration".parse::<HistorySort>().unwrap(), HistorySort::Duration);
+        assert_eq!("end".parse::<HistorySort>().unwrap(), HistorySort::Ended);
+        assert_eq!("Error".parse::<HistorySort>().unwrap(), HistorySort::Error);
         assert!("size".parse::<HistorySort>().unwrap_err().to_string().contains("use started"));
     }
 }

@@ -293,10 +293,10 @@ fn columns(params: &HistoryParams, filter: &HistoryFilter) -> Vec<Column> {
     [
         ("Script", Some(HistorySort::Name)),
         ("Started", Some(HistorySort::Started)),
-        ("Ended", None),
+        ("Ended", Some(HistorySort::Ended)),
         ("Duration", Some(HistorySort::Duration)),
         ("Status", Some(HistorySort::Status)),
-        ("Error", None),
+        ("Error", Some(HistorySort::Error)),
     ]
     .into_iter()
     .map(|(label, sort)| match sort {
@@ -369,6 +369,8 @@ pub(crate) async fn history(
                 HistorySort::Duration => "duration",
                 HistorySort::Status => "status",
                 HistorySort::Name => "script",
+                HistorySort::Ended => "end time",
+                HistorySort::Error => "error",
             },
             if descending { "descending" } else { "ascending" }
         ),

@@ -32,7 +32,7 @@ pub(crate) enum Command {
     /// current task, time, usual time, ETA.
     Status(JsonFlag),
     /// Past runs, newest first: filter by date, script, category, status or text;
-    /// sort by start, duration, status or name; page with --cursor.
+    /// sort by start, end, duration, status, name or error; page with --cursor.
     History(HistoryCommand),
     /// One run in full: metadata, tasks, messages, resources, error and traceback.
     Show(ShowArgs),
@@ -193,10 +193,11 @@ pub(crate) struct HistoryArgs {
     /// Text in the message, error message or error class (case-insensitive, literal).
     #[arg(long, value_name = "TEXT")]
     pub(crate) search: Option<String>,
-    /// Order: started, duration, status or name.
+    /// Order: started, ended, duration, status, name or error (runs without an
+    /// end or an error come last).
     #[arg(long, default_value = "started")]
     pub(crate) sort: String,
-    /// Ascending order (default for status and name).
+    /// Ascending order (default for status, name and error).
     #[arg(long, conflicts_with = "desc")]
     pub(crate) asc: bool,
     /// Descending order (default for started and duration).

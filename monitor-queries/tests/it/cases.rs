@@ -262,6 +262,63 @@ pub(crate) async fn history_filters_sorts_and_pages(h: Harness) {
     assert!(monitor.history(&backwards, None).await.is_err());
 }
 
+/// End time and error may be NULL (running runs, successful runs): those rows
+/// come last in both directions, by run id, and page without duplicates or gaps.
+pub(crate) async fn history_sorts_by_end_and_error_with_nulls_last(h: Harness) {
+    let store = &h.store;
+    let daily = "DAILY_01_BDC_Locations.R";
+    let specs = [
+        Spec::new(daily, at(0), 100, failed("simpleError", "alpha failed")), // ends 100
+        Spec::new(daily, at(1000), 200, End::Completed),                     // ends 1200
+        Spec::new("DAILY_02_Provider_Tables.R", at(1100), 100, failed("simpleError", "beta failed")), // ends 1200
+        Spec::new(daily, at(2000), 50, failed("simpleError", "alpha failed")), // ends 2050
+        Spec::new(daily, at(3000), 0, End::Running { heartbeat_after: 60 }),
+        Spec::new(daily, at(4000), 100, End::Completed), // ends 4100
+        Spec::new(daily, at(5000), 0, End::Running { heartbeat_after: 30 }),
+    ];
+    let mut r = Vec::new();
+    for spec in specs {
+        r.push(add(store, spec).await);
+    }
+    let (monitor, _clock) = monitor(store, at(5100));
+    let pick = |indexes: &[usize]| indexes.iter().map(|i| r[i - 1]).collect::<Vec<_>>();
+    let cases = [
+        (HistorySort::Ended, None, vec![6, 4, 3, 2, 1, 7, 5]),
+        (HistorySort::Ended, Some(false), vec![1, 2, 3, 4, 6, 5, 7]),
+        (HistorySort::Error, None, vec![1, 4, 3, 2, 5, 6, 7]),
+        (HistorySort::Error, Some(true), vec![3, 4, 1, 7, 6, 5, 2]),
+    ];
+    for (sort, descending, expected) in cases {
+        for limit in [1, 2, 3, 7, 50] {
+            let filter = HistoryFilter { sort, descending, limit, ..HistoryFilter::default() };
+            let (pages, flat) = all_pages(&monitor, &filter).await;
+            assert_eq!(flat, pick(&expected), "{sort:?} desc={descending:?} limit={limit}");
+            assert_eq!(pages.len(), expected.len().div_ceil(limit), "{sort:?} limit={limit}");
+        }
+    }
+    let first = monitor
+        .history(&HistoryFilter { sort: HistorySort::Ended, limit: 2, ..HistoryFilter::default() }, None)
+        .await
+        .unwrap();
+    assert_eq!(first.items[0].finished_at, Some(at(4100)));
+    let failed_by_error = HistoryFilter {
+        sort: HistorySort::Error,
+        statuses: vec![RunStatus::Failed],
+        limit: 1,
+        ..HistoryFilter::default()
+    };
+    assert_eq!(all_pages(&monitor, &failed_by_error).await.1, pick(&[1, 4, 3]));
+    let cursor = first.next_cursor.unwrap();
+    let err = monitor
+        .history(
+            &HistoryFilter { sort: HistorySort::Error, limit: 2, ..HistoryFilter::default() },
+            Some(&cursor),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::BadCursor { .. }), "{err}");
+}
+
 pub(crate) async fn history_search_treats_hostile_input_literally(h: Harness) {
     let store = &h.store;
     let messages = [

@@ -30,6 +30,7 @@ both_stores! {
     stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs,
     without_history_a_run_stalls_after_the_fixed_limit,
     history_filters_sorts_and_pages,
+    history_sorts_by_end_and_error_with_nulls_last,
     history_search_treats_hostile_input_literally,
     pages_have_no_duplicates_or_gaps_under_concurrent_inserts,
     running_lists_tasks_and_recent_messages,

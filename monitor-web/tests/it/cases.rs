@@ -179,6 +179,18 @@ pub(crate) async fn history_page_renders_rows_sort_links_and_export_link(h: Harn
         "export keeps the filter"
     );
     assert!(html.contains("<option selected>DAILY</option>"));
+    for sort in ["name", "started", "ended", "duration", "status", "error"] {
+        assert!(html.contains(&format!("sort={sort}&#38;")), "{sort} is a sort link");
+    }
+    let by_end = get(&h.app(), "/history?sort=ended&limit=2").await.text();
+    assert!(by_end.contains("sorted by end time descending"));
+    let by_error = get(&h.app(), "/api/v1/history?sort=error&status=failed").await.json();
+    let errors: Vec<&str> =
+        by_error["items"].as_array().unwrap().iter().map(|i| i["error_message"].as_str().unwrap()).collect();
+    let mut sorted = errors.clone();
+    sorted.sort_unstable();
+    assert!(!errors.is_empty());
+    assert_eq!(errors, sorted, "failed runs by error message, ascending");
     insta::assert_snapshot!("history_page", html);
 }
 
