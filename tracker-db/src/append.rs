@@ -164,6 +164,9 @@ pub(crate) mod sql {
     pub(crate) const SELECT_EVENTS: &str =
         "SELECT run_id, stream, seq, at, payload FROM events WHERE run_id = $1 ORDER BY at, stream, seq";
     pub(crate) const DELETE_TASKS: &str = "DELETE FROM tasks WHERE run_id = $1";
+    pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks (run_id, stream, task_number, depth, name, status, \
+         started_at, finished_at, message, progress_done, progress_total) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
     pub(crate) const TASK_EXITED: &str = "UPDATE tasks SET status = $4, finished_at = $5 WHERE run_id = $1 AND stream = $2 AND task_number = $3";
     pub(crate) const TASK_MESSAGE: &str =
         "UPDATE tasks SET message = $4 WHERE run_id = $1 AND stream = $2 AND task_number = $3";
@@ -186,27 +189,40 @@ pub(crate) mod sql {
              THEN excluded.latest_started_at ELSE scripts.latest_started_at END";
 }
 
+/// How the new task rows of a [`RunWrite`] are written.
+pub(crate) enum TaskInserts<'a> {
+    /// One statement per row, with this SQL (after the delete of a rebuild).
+    RowByRow(&'a str),
+    /// The caller deletes (for a rebuild) and inserts the rows itself, in bulk,
+    /// before running the returned statements.
+    InBulk,
+}
+
 /// The statements (SQL and parameters) that apply a [`RunWrite`] after the run
 /// row upsert; both backends execute them in order.
 pub(crate) fn task_and_script_statements(
     write: &RunWrite,
-    task_insert_sql: &str,
+    inserts: &TaskInserts<'_>,
 ) -> Vec<(String, Vec<crate::value::Value>)> {
     use crate::mapping::task_values;
     use crate::value::Value;
     let run_id = write.row.run_id.expect("a written run has an id");
     let id: Value = run_id.as_uuid().into();
     let mut statements: Vec<(String, Vec<Value>)> = Vec::new();
-    if write.tasks.replace {
-        statements.push((sql::DELETE_TASKS.to_owned(), vec![id.clone()]));
-    }
-    for task in &write.tasks.inserts {
-        statements.push((task_insert_sql.to_owned(), task_values(run_id, task)));
+    if let TaskInserts::RowByRow(task_insert_sql) = inserts {
+        if write.tasks.replace {
+            statements.push((sql::DELETE_TASKS.to_owned(), vec![id.clone()]));
+        }
+        for task in &write.tasks.inserts {
+            statements.push(((*task_insert_sql).to_owned(), task_values(run_id, task)));
+        }
     }
     for change in &write.tasks.updates {
         match change {
+            // The planner puts new rows in `inserts`; an `Entered` here is a row a
+            // previous batch may already hold, inserted unless present.
             TaskChange::Entered(task) => {
-                statements.push((task_insert_sql.to_owned(), task_values(run_id, task)));
+                statements.push((sql::INSERT_TASK.to_owned(), task_values(run_id, task)));
             }
             TaskChange::Exited { key, status, at } => statements.push((
                 sql::TASK_EXITED.to_owned(),

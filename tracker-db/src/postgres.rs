@@ -7,7 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use futures_util::future::try_join_all;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
-use tracker_core::{Event, EventKind, RunId, StreamId};
+use tracker_core::{Event, EventKind, RunId, StreamId, TaskRow};
 
 use crate::append::{self, AppendOutcome, sql};
 use crate::config::PostgresConfig;
@@ -213,8 +213,7 @@ impl PgStore {
             };
             let Some(write) = write else { continue };
             let run_params = run_values(&write.row);
-            let task_insert = task_insert_sql();
-            let statements = append::task_and_script_statements(&write, &task_insert);
+            let statements = append::task_and_script_statements(&write, &append::TaskInserts::InBulk);
             let mut prepared = Vec::with_capacity(statements.len());
             for (sql, _) in &statements {
                 prepared.push(tx.prepare_cached(sql).await.map_err(e)?);
@@ -225,6 +224,10 @@ impl PgStore {
             let run_write = tx.execute(&upsert_run, &run_refs);
             let rest = prepared.iter().zip(&refs).map(|(stmt, values)| tx.execute(stmt, values));
             run_write.await.map_err(e)?;
+            if write.tasks.replace {
+                tx.execute(sql::DELETE_TASKS, &[&uuid]).await.map_err(e)?;
+            }
+            insert_tasks(&tx, run_id, &write.tasks.inserts).await.map_err(e)?;
             try_join_all(rest).await.map_err(e)?;
         }
         tx.commit().await.map_err(e)?;
@@ -237,13 +240,52 @@ fn lock_key(run_id: RunId) -> i64 {
     (high ^ low) as i64
 }
 
-fn task_insert_sql() -> String {
-    let placeholders: Vec<String> = (1..=TASK_COLUMNS.len()).map(|i| format!("${i}")).collect();
-    format!(
-        "INSERT INTO tasks ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-        TASK_COLUMNS.join(", "),
-        placeholders.join(", ")
+/// Inserts a run's new task rows in one statement (one round trip however many).
+async fn insert_tasks(
+    tx: &deadpool_postgres::Transaction<'_>,
+    run_id: RunId,
+    tasks: &[TaskRow],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    let streams: Vec<i64> = tasks.iter().map(|t| t.stream.get()).collect();
+    let numbers: Vec<i64> = tasks.iter().map(|t| i64::from(t.task_number)).collect();
+    let depths: Vec<i64> = tasks.iter().map(|t| i64::from(t.depth)).collect();
+    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let statuses: Vec<&str> = tasks.iter().map(|t| t.status.as_str()).collect();
+    let started: Vec<chrono::DateTime<chrono::Utc>> = tasks.iter().map(|t| t.started_at).collect();
+    let finished: Vec<Option<chrono::DateTime<chrono::Utc>>> = tasks.iter().map(|t| t.finished_at).collect();
+    let messages: Vec<Option<&str>> = tasks.iter().map(|t| t.message.as_deref()).collect();
+    let done: Vec<Option<i64>> = tasks.iter().map(|t| t.progress_done.map(to_i64)).collect();
+    let total: Vec<Option<i64>> = tasks.iter().map(|t| t.progress_total.map(to_i64)).collect();
+    let stmt = tx
+        .prepare_cached(&format!(
+            "INSERT INTO tasks ({}) SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::text[], \
+             $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int8[]) \
+             ON CONFLICT DO NOTHING",
+            TASK_COLUMNS.join(", ")
+        ))
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &run_id.as_uuid(),
+            &streams,
+            &numbers,
+            &depths,
+            &names,
+            &statuses,
+            &started,
+            &finished,
+            &messages,
+            &done,
+            &total,
+        ],
     )
+    .await?;
+    Ok(())
 }
 
 fn convert_rows(stmt: &tokio_postgres::Statement, rows: &[tokio_postgres::Row]) -> Result<Vec<Row>> {

@@ -319,7 +319,10 @@ fn append_blocking(conn: &mut Connection, events: &[Event]) -> Result<AppendOutc
         let Some(write) = write else { continue };
         tx.prepare_cached(&statements.upsert_run)?
             .execute(rusqlite::params_from_iter(run_values(&write.row)))?;
-        for (sql, params) in append::task_and_script_statements(&write, &statements.insert_task) {
+        for (sql, params) in append::task_and_script_statements(
+            &write,
+            &append::TaskInserts::RowByRow(&statements.insert_task),
+        ) {
             tx.prepare_cached(&sqlite_sql(&sql))?.execute(rusqlite::params_from_iter(params.iter()))?;
         }
     }
