@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::DateTime;
 use monitor_queries::{DayStats, Trends};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
 use tracker_core::RunStatus;
 
 use crate::format;
@@ -22,6 +23,17 @@ const RED: RGBColor = RGBColor(0xb3, 0x26, 0x1e);
 const GREY: RGBColor = RGBColor(0x6b, 0x72, 0x80);
 const ORANGE: RGBColor = RGBColor(0xb4, 0x53, 0x09);
 const INK: RGBColor = RGBColor(0x1f, 0x29, 0x37);
+const GRID: RGBColor = RGBColor(0xe5, 0xe7, 0xeb);
+/// Tick labels and legends. plotters writes `font-size` as this / 1.24, so 20
+/// is 16 px in the SVG; the page shows the 760 px chart about 590 px wide, so
+/// it reads as about 12.5 px.
+const LABEL_PX: u32 = 20;
+/// Axis titles.
+const DESC_PX: u32 = 20;
+/// Height of the legend row above the plot area.
+const LEGEND_H: u32 = 36;
+/// Width of the failure labels left of the bars.
+const FAILURE_LABEL_W: u32 = 300;
 /// Most points a time chart draws: beyond this, every n-th run is drawn, so a
 /// busy range stays a light page (the statistics still use every run).
 pub(crate) const MAX_POINTS: usize = 1500;
@@ -179,15 +191,110 @@ pub(crate) fn draw(kind: ChartKind, trends: &Trends) -> Result<Chart, ChartError
 type Root<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 type Drawn = Result<(Vec<Target>, String), ChartError>;
 
+/// A count axis: the top of the range and the step between ticks (1, 2 or 5
+/// times a power of ten, at most 6 ticks), so that every tick is a whole number.
+fn count_axis(max: i64) -> (i64, i64) {
+    let max = max.max(1);
+    let mut power = 1_i64;
+    loop {
+        for m in [1, 2, 5] {
+            let step = m * power;
+            let ticks = (max + step - 1) / step;
+            if ticks <= 5 {
+                return (ticks * step, step);
+            }
+        }
+        power *= 10;
+    }
+}
+
+/// The ticks of a count axis whose largest value is `max`: 0, step, ..., top.
+fn count_ticks(max: i64) -> Vec<i64> {
+    let (top, step) = count_axis(max);
+    (0..=top).step_by(step as usize).collect()
+}
+
+fn anchored(h: HPos, v: VPos) -> TextStyle<'static> {
+    label_style(LABEL_PX).pos(plotters::style::text_anchor::Pos::new(h, v))
+}
+
+/// Grid lines and whole-number labels of a count axis, drawn by hand so that no
+/// fractional tick can appear. `vertical`: the counts run up the y axis.
+fn draw_count_ticks<X, Y>(
+    root: &Root<'_>,
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
+    ticks: &[i64],
+    vertical: bool,
+) -> Result<(), ChartError>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let (xr, yr) = (chart.x_range(), chart.y_range());
+    for &tick in ticks {
+        let t = tick as f64;
+        let (line, at) = if vertical {
+            ([(xr.start, t), (xr.end, t)], (xr.start, t))
+        } else {
+            ([(t, yr.start), (t, yr.end)], (t, yr.start))
+        };
+        chart.draw_series(std::iter::once(PathElement::new(line.to_vec(), GRID))).map_err(draw_err)?;
+        let (x, y) = chart.backend_coord(&at);
+        let (pos, style) = if vertical {
+            ((x - 8, y), anchored(HPos::Right, VPos::Center))
+        } else {
+            ((x, y + 8), anchored(HPos::Center, VPos::Top))
+        };
+        root.draw(&Text::new(tick.to_string(), pos, style)).map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// A legend row above the plot area: a mark and a label per series.
+fn legend_row(area: &Root<'_>, left: i32, items: &[(&str, RGBColor, bool)]) -> Result<(), ChartError> {
+    let y = (LEGEND_H / 2) as i32 + 6;
+    let mut x = left;
+    for (label, color, line) in items {
+        if *line {
+            area.draw(&PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)))
+                .map_err(draw_err)?;
+        } else {
+            area.draw(&Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled())).map_err(draw_err)?;
+        }
+        x += 24;
+        area.draw(&Text::new(label.to_string(), (x, y), anchored(HPos::Left, VPos::Center)))
+            .map_err(draw_err)?;
+        let width = area.estimate_text_size(label, &label_style(LABEL_PX)).map_err(draw_err)?.0 as i32;
+        x += width + 24;
+    }
+    Ok(())
+}
+
+/// `text` cut with an ellipsis to fit `width` pixels at the label size.
+fn fit(area: &Root<'_>, text: &str, width: u32) -> Result<String, ChartError> {
+    let style = label_style(LABEL_PX);
+    let fits = |t: &str| area.estimate_text_size(t, &style).map(|(w, _)| w <= width).map_err(draw_err);
+    if fits(text)? {
+        return Ok(text.to_owned());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 0 {
+        keep -= 1;
+        let cut: String = chars[..keep].iter().collect::<String>().trim_end().to_owned() + "…";
+        if fits(&cut)? {
+            return Ok(cut);
+        }
+    }
+    Ok("…".to_owned())
+}
+
 fn label_style(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().color(&INK)
 }
 
 fn no_data(root: &Root<'_>, what: &str) -> Drawn {
-    let style = label_style(16).pos(plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Center,
-    ));
+    let style = label_style(16).pos(plotters::style::text_anchor::Pos::new(HPos::Center, VPos::Center));
     root.draw(&Text::new(
         format!("No {what} in this range"),
         ((WIDTH / 2) as i32, (HEIGHT / 2) as i32),
@@ -197,8 +304,11 @@ fn no_data(root: &Root<'_>, what: &str) -> Drawn {
     Ok((Vec::new(), format!("No {what} in this range.")))
 }
 
-fn date_label(seconds: f64) -> String {
-    DateTime::from_timestamp(seconds as i64, 0).map(|t| t.format("%b %d").to_string()).unwrap_or_default()
+/// A date on a time axis: month and day, with the year when the range spans
+/// more than about ten months.
+fn date_label(seconds: f64, span: f64) -> String {
+    let format = if span > 300.0 * 86_400.0 { "%b %Y" } else { "%b %d" };
+    DateTime::from_timestamp(seconds as i64, 0).map(|t| t.format(format).to_string()).unwrap_or_default()
 }
 
 /// A range with some room around the values, never empty.
@@ -239,20 +349,20 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
     let mut chart = ChartBuilder::on(root)
         .margin(16)
         .x_label_area_size(48)
-        .y_label_area_size(64)
+        .y_label_area_size(72)
         .build_cartesian_2d(padded(x0, x1), 0.0..y1)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
         .x_desc("Start date (UTC)")
         .y_desc("Duration (minutes)")
-        .x_labels(7)
+        .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&|x| date_label(*x))
+        .x_label_formatter(&|x| date_label(*x, x1 - x0))
         .y_label_formatter(&|y| format!("{y:.1}"))
-        .label_style(label_style(12))
-        .axis_desc_style(label_style(13))
-        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .label_style(label_style(LABEL_PX))
+        .axis_desc_style(label_style(DESC_PX))
+        .light_line_style(GRID)
         .draw()
         .map_err(draw_err)?;
     // Runs of several scripts are points only: a line between different scripts means nothing.
@@ -336,14 +446,17 @@ fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
     } else {
         format!("{per_bar}-day periods, by first day (UTC)")
     };
-    // Head room above the tallest bar for the legend.
-    let max = days.iter().map(|d| d.runs).max().unwrap_or(1).max(1) as f64 * 1.4;
+    // The legend has its own row above the plot, so it never hides a bar.
+    let (legend, plot) = root.split_vertically(LEGEND_H);
+    let ticks = count_ticks(days.iter().map(|d| d.runs).max().unwrap_or(0));
+    let max = ticks[ticks.len() - 1] as f64;
     let n = days.len() as f64;
-    let mut chart = ChartBuilder::on(root)
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(56)
-        .build_cartesian_2d(0.0..n, 0.0..max)
+        .margin_top(8)
+        .x_label_area_size(52)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..n, 0.0..max * 1.03)
         .map_err(draw_err)?;
     // Month-day within a year or so; the full date over longer ranges.
     let labels: Vec<String> = days
@@ -360,16 +473,17 @@ fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .configure_mesh()
         .disable_x_mesh()
         .x_desc(unit.as_str())
+        .disable_y_mesh()
         .y_desc("Runs")
-        .x_labels(days.len().min(10))
-        .y_labels(6)
+        .x_labels(days.len().min(if trends.per_day.len() <= 366 { 10 } else { 6 }))
+        .y_labels(0)
         .x_label_formatter(&|x| labels.get(x.floor() as usize).cloned().unwrap_or_default())
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(label_style(12))
-        .axis_desc_style(label_style(13))
-        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .label_style(label_style(LABEL_PX))
+        .axis_desc_style(label_style(DESC_PX))
+        .light_line_style(GRID)
         .draw()
         .map_err(draw_err)?;
+    draw_count_ticks(root, &mut chart, &ticks, true)?;
     let mut targets = Vec::new();
     for (i, day) in days.iter().enumerate() {
         let x = i as f64;
@@ -401,21 +515,12 @@ fn outcomes_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
             ),
         });
     }
-    for (label, color) in [("completed", GREEN), ("failed", RED), ("cancelled, lost or running", GREY)] {
-        chart
-            .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
-            .map_err(draw_err)?
-            .label(label)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .label_font(label_style(12))
-        .draw()
-        .map_err(draw_err)?;
+    let left = chart.plotting_area().get_pixel_range().0.start;
+    legend_row(
+        &legend,
+        left,
+        &[("completed", GREEN, false), ("failed", RED, false), ("cancelled, lost or running", GREY, false)],
+    )?;
     Ok((
         targets,
         format!(
@@ -431,25 +536,27 @@ fn failures_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         return no_data(root, "failures");
     }
     let n = failures.len() as f64;
-    let max = failures.iter().map(|f| f.count).max().unwrap_or(1) as f64 * 1.15;
+    let ticks = count_ticks(failures.iter().map(|f| f.count as i64).max().unwrap_or(0));
+    // Room right of the longest bar for its count.
+    let max = ticks[ticks.len() - 1] as f64 * 1.1;
     let mut chart = ChartBuilder::on(root)
         .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(16)
+        .x_label_area_size(52)
+        .y_label_area_size(FAILURE_LABEL_W)
         .build_cartesian_2d(0.0..max, 0.0..n)
         .map_err(draw_err)?;
     chart
         .configure_mesh()
-        .disable_y_mesh()
+        .disable_mesh()
         .y_labels(0)
+        .x_labels(0)
         .x_desc("Failures")
-        .x_labels(6)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .label_style(label_style(12))
-        .axis_desc_style(label_style(13))
-        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .label_style(label_style(LABEL_PX))
+        .axis_desc_style(label_style(DESC_PX))
+        .light_line_style(GRID)
         .draw()
         .map_err(draw_err)?;
+    draw_count_ticks(root, &mut chart, &ticks, false)?;
     let mut targets = Vec::new();
     for (i, failure) in failures.iter().enumerate() {
         // Most frequent at the top: band i runs from n-i-1 to n-i.
@@ -457,31 +564,28 @@ fn failures_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         let color = if i % 2 == 0 { RED } else { ORANGE };
         chart
             .draw_series(std::iter::once(Rectangle::new(
-                [(0.0, band + 0.1), (failure.count as f64, band + 0.45)],
+                [(0.0, band + 0.18), (failure.count as f64, band + 0.82)],
                 color.filled(),
             )))
             .map_err(draw_err)?;
         let class = failure.error_class.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
-        let mut label: String = format!("{class}{}", failure.example).chars().take(90).collect();
-        if label.chars().count() == 90 {
-            label.push('…');
-        }
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("{} × {label}", failure.count),
-                (0.0, band + 0.9),
-                label_style(12),
-            )))
+        let label = fit(root, &format!("{class}{}", failure.example), FAILURE_LABEL_W - 12)?;
+        let (lx, ly) = chart.backend_coord(&(0.0, band + 0.5));
+        root.draw(&Text::new(label, (lx - 8, ly), anchored(HPos::Right, VPos::Center))).map_err(draw_err)?;
+        let (cx, cy) = chart.backend_coord(&(failure.count as f64, band + 0.5));
+        root.draw(&Text::new(failure.count.to_string(), (cx + 6, cy), anchored(HPos::Left, VPos::Center)))
             .map_err(draw_err)?;
         let (x0, y0) = chart.backend_coord(&(0.0, band + 1.0));
         let (x1, y1) = chart.backend_coord(&(max, band));
+        // The hover target covers the label too.
+        let x0 = x0 - FAILURE_LABEL_W as i32;
         targets.push(Target::Rect {
             x0,
             y0,
             x1,
             y1,
             title: format!(
-                "{} failures · {class}{} · fingerprint {}",
+                "{} × {class}{} · fingerprint {}",
                 failure.count, failure.example, failure.fingerprint
             ),
         });
@@ -517,11 +621,13 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
     let (x0, x1) = (points[0].0, points[points.len() - 1].0);
     let mem_max = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
     let cpu_max = points.iter().map(|p| p.2).fold(0.0_f64, f64::max) * 1.1 + 0.01;
-    let mut chart = ChartBuilder::on(root)
+    let (legend, plot) = root.split_vertically(LEGEND_H);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64)
-        .right_y_label_area_size(64)
+        .margin_top(8)
+        .x_label_area_size(52)
+        .y_label_area_size(72)
+        .right_y_label_area_size(72)
         .build_cartesian_2d(padded(x0, x1), 0.0..mem_max)
         .map_err(draw_err)?
         .set_secondary_coord(padded(x0, x1), 0.0..cpu_max);
@@ -529,13 +635,13 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .configure_mesh()
         .x_desc("Start date (UTC)")
         .y_desc("Peak memory (MiB)")
-        .x_labels(7)
+        .x_labels(6)
         .y_labels(6)
-        .x_label_formatter(&|x| date_label(*x))
+        .x_label_formatter(&|x| date_label(*x, x1 - x0))
         .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(label_style(12))
-        .axis_desc_style(label_style(13))
-        .light_line_style(RGBColor(0xe5, 0xe7, 0xeb))
+        .label_style(label_style(LABEL_PX))
+        .axis_desc_style(label_style(DESC_PX))
+        .light_line_style(GRID)
         .draw()
         .map_err(draw_err)?;
     chart
@@ -543,8 +649,8 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .y_desc("CPU time (seconds)")
         .y_labels(6)
         .y_label_formatter(&|y| format!("{y:.0}"))
-        .label_style(label_style(12))
-        .axis_desc_style(label_style(13))
+        .label_style(label_style(LABEL_PX))
+        .axis_desc_style(label_style(DESC_PX))
         .draw()
         .map_err(draw_err)?;
     let width = if one_script(trends) { 2 } else { 0 };
@@ -554,22 +660,16 @@ fn resources_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .map_err(draw_err)?;
     chart
         .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(width)))
-        .map_err(draw_err)?
-        .label("peak memory (MiB, left)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLUE.stroke_width(2)));
+        .map_err(draw_err)?;
     chart
         .draw_secondary_series(LineSeries::new(points.iter().map(|p| (p.0, p.2)), ORANGE.stroke_width(width)))
-        .map_err(draw_err)?
-        .label("CPU time (s, right)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], ORANGE.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(GREY)
-        .label_font(label_style(12))
-        .draw()
         .map_err(draw_err)?;
+    let left = chart.plotting_area().get_pixel_range().0.start;
+    legend_row(
+        &legend,
+        left,
+        &[("peak memory (MiB, left)", BLUE, true), ("CPU time (s, right)", ORANGE, true)],
+    )?;
     let targets = points
         .iter()
         .map(|p| {
@@ -661,6 +761,168 @@ mod tests {
             assert_eq!(ChartKind::parse(kind.name()).unwrap(), kind);
         }
         assert!(ChartKind::parse("pie").unwrap_err().to_string().contains("duration, outcomes"));
+    }
+
+    fn trends(per_day: &[i64], failures: &[(usize, &str)], runs: usize) -> Trends {
+        let start = DateTime::from_timestamp(1_761_955_200, 0).unwrap();
+        Trends {
+            scope: monitor_queries::TrendScope::All,
+            from: start,
+            to: start + chrono::Duration::days(per_day.len() as i64),
+            total_runs: per_day.iter().sum(),
+            completed: 0,
+            failed: 0,
+            failure_percent: None,
+            runs_per_day: 1.0,
+            duration: monitor_queries::DurationStats::default(),
+            per_day: per_day
+                .iter()
+                .enumerate()
+                .map(|(i, &runs)| DayStats {
+                    day: (start + chrono::Duration::days(i as i64)).format("%Y-%m-%d").to_string(),
+                    runs,
+                    completed: runs - runs / 3,
+                    failed: runs / 3,
+                    mean_duration_ms: None,
+                })
+                .collect(),
+            runs: (0..runs)
+                .map(|i| monitor_queries::TrendRun {
+                    run_id: tracker_core::RunId(uuid::Uuid::nil()),
+                    script_name: "daily".into(),
+                    started_at: start + chrono::Duration::hours(i as i64 * 20),
+                    duration_ms: Some(60_000 * (20 + i as i64 % 7)),
+                    status: RunStatus::Completed,
+                    peak_rss_bytes: Some(1 << 33),
+                    cpu_seconds: Some(900.0 + i as f64 * 13.0),
+                    read_bytes: None,
+                    write_bytes: None,
+                })
+                .collect(),
+            common_failures: failures
+                .iter()
+                .map(|&(count, example)| monitor_queries::FailureCount {
+                    fingerprint: format!("fp{count}"),
+                    error_class: Some("simpleError".into()),
+                    example: example.into(),
+                    count,
+                })
+                .collect(),
+            sampled: false,
+        }
+    }
+
+    /// The `(x, y, text)` of every `<text>` plotters drew.
+    fn texts(svg: &str) -> Vec<(f64, f64, String)> {
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+            tag[at..tag[at..].find('"').unwrap() + at].parse().unwrap()
+        };
+        svg.split("<text")
+            .skip(1)
+            .map(|rest| {
+                let (tag, body) = rest.split_once('>').unwrap();
+                let text = body.split("</text>").next().unwrap();
+                (attr(tag, "x"), attr(tag, "y"), text.trim().replace("&amp;", "&"))
+            })
+            .collect()
+    }
+
+    fn numbers(svg: &str) -> Vec<i64> {
+        texts(svg).iter().filter_map(|t| t.2.parse().ok()).collect()
+    }
+
+    #[test]
+    fn count_axes_have_whole_ticks_at_round_steps() {
+        assert_eq!(count_ticks(2), [0, 1, 2]);
+        assert_eq!(count_ticks(0), [0, 1]);
+        assert_eq!(count_ticks(1), [0, 1]);
+        assert_eq!(count_ticks(5), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(count_ticks(7), [0, 2, 4, 6, 8]);
+        assert_eq!(count_ticks(23), [0, 5, 10, 15, 20, 25]);
+        assert_eq!(count_ticks(999), [0, 200, 400, 600, 800, 1000]);
+        for max in 0..3000 {
+            let ticks = count_ticks(max);
+            assert!(
+                ticks.len() >= 2 && ticks.len() <= 6 && *ticks.last().unwrap() >= max,
+                "{max}: {ticks:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn outcome_and_failure_axes_print_each_whole_count_once() {
+        let t = trends(&[1, 2, 1, 0, 2], &[(2, "timeout"), (1, "cannot allocate")], 0);
+        // Day labels are dates, so the numbers are the count axis alone.
+        assert_eq!(numbers(&draw(ChartKind::Outcomes, &t).unwrap().plain), [0, 1, 2]);
+        // Axis 0, 1, 2, then the count at the end of each bar.
+        assert_eq!(numbers(&draw(ChartKind::Failures, &t).unwrap().plain), [0, 1, 2, 2, 1]);
+        let zero = trends(&[0, 0], &[], 0);
+        assert_eq!(numbers(&draw(ChartKind::Outcomes, &zero).unwrap().plain), [0, 1]);
+    }
+
+    #[test]
+    fn legends_sit_above_the_plot_area_and_labels_are_readable() {
+        let t = trends(&[3; 30], &[], 40);
+        for kind in [ChartKind::Outcomes, ChartKind::Resources] {
+            let chart = draw(kind, &t).unwrap();
+            let texts = texts(&chart.plain);
+            let legend = texts
+                .iter()
+                .find(|t| t.2 == "failed" || t.2.starts_with("peak memory"))
+                .unwrap_or_else(|| panic!("{kind:?} has no legend"));
+            let top = chart
+                .targets
+                .iter()
+                .map(|t| match t {
+                    Target::Circle { y, .. } => *y,
+                    Target::Rect { y0, y1, .. } => (*y0).min(*y1),
+                })
+                .min()
+                .unwrap();
+            assert!(
+                legend.1 < f64::from(LEGEND_H) && (legend.1 as i32) < top,
+                "{kind:?}: legend {legend:?}, data from {top}"
+            );
+            assert!(chart.plain.contains("font-size=\"16.1"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn long_failure_labels_are_cut_with_an_ellipsis_and_kept_whole_in_the_title() {
+        let long = "Timeout was reached: [broadbandmap.fcc.gov] Operation timed out after 300071 milliseconds with 0 bytes received";
+        let chart = draw(ChartKind::Failures, &trends(&[], &[(2, long)], 0)).unwrap();
+        let label = texts(&chart.plain).into_iter().find(|t| t.2.starts_with("simpleError")).unwrap();
+        assert!(label.2.ends_with('…') && label.2.len() < long.len(), "{label:?}");
+        // Right-aligned left of the bars, inside the chart.
+        assert!(label.0 > 0.0 && label.0 <= f64::from(16 + FAILURE_LABEL_W), "{label:?}");
+        assert!(chart.svg().contains(&format!("<title>2 × simpleError: {long} · fingerprint fp2</title>")));
+        assert!(chart.svg().contains("<desc>Horizontal bar chart of the 1 most common failures.</desc>"));
+    }
+
+    #[test]
+    fn empty_single_and_long_ranges_draw() {
+        let empty = trends(&[], &[], 0);
+        for kind in ChartKind::ALL {
+            let chart = draw(kind, &empty).unwrap();
+            assert!(chart.svg().contains("in this range.</desc>"), "{kind:?}");
+            assert!(chart.png().unwrap().starts_with(b"\x89PNG"));
+        }
+        let single = trends(&[1], &[(1, "x")], 1);
+        for kind in ChartKind::ALL {
+            let chart = draw(kind, &single).unwrap();
+            assert!(chart.svg().contains("<title>"), "{kind:?}");
+            assert!(!chart.targets.is_empty(), "{kind:?}");
+        }
+        let long = trends(&[4; 800], &[], 800);
+        let chart = draw(ChartKind::Duration, &long).unwrap();
+        assert!(
+            texts(&chart.plain).iter().any(|t| t.2 == "Jan 2027"),
+            "dates carry the year over long ranges"
+        );
+        let outcomes = draw(ChartKind::Outcomes, &long).unwrap();
+        // 800 days of 4 runs, 9 days a bar: 36 runs a bar.
+        assert_eq!(numbers(&outcomes.plain), [0, 10, 20, 30, 40]);
     }
 
     #[test]
