@@ -22,6 +22,7 @@ use tracker_db::Value;
 use crate::Monitor;
 use crate::dialect::{contains_pattern, ilike};
 use crate::error::{QueryError, Result, invalid};
+use crate::fingerprint::is_fingerprint;
 use crate::model::{Page, RunSummary};
 use crate::rows::{SUMMARY_COLUMNS, summaries};
 
@@ -120,6 +121,13 @@ pub struct HistoryFilter {
     /// Text searched, case-insensitively and literally (`%` and `_` are not
     /// wildcards), in the latest message, error message and error class.
     pub search: Option<String>,
+    /// Only this error class (exact).
+    pub error_class: Option<String>,
+    /// Only failed runs whose error has this fingerprint (16 hex digits, see
+    /// [`crate::fingerprint`]). Fingerprints are not stored: they are computed
+    /// over the failed runs that the other filters select, so narrow those
+    /// (date range, script, `error_class`) when the store holds many failures.
+    pub fingerprint: Option<String>,
     /// Order.
     pub sort: HistorySort,
     /// Direction; `None` takes the sort's default.
@@ -137,6 +145,8 @@ impl Default for HistoryFilter {
             statuses: Vec::new(),
             script: None,
             search: None,
+            error_class: None,
+            fingerprint: None,
             sort: HistorySort::Started,
             descending: None,
             limit: 50,
@@ -223,6 +233,10 @@ impl Conditions {
     }
 }
 
+/// Failed runs read per query while filtering by fingerprint (see
+/// [`HistoryFilter::fingerprint`]).
+const FINGERPRINT_SCAN_BATCH: usize = 1000;
+
 impl Monitor {
     /// One page of run history. Pass `cursor` (from the previous page's
     /// `next_cursor`, with the same filter) for the next page.
@@ -235,6 +249,11 @@ impl Monitor {
         {
             return Err(invalid("date range", format!("from ({from}) must be before to ({to})")));
         }
+        if let Some(fingerprint) = &filter.fingerprint
+            && !is_fingerprint(fingerprint)
+        {
+            return Err(invalid("fingerprint", format!("{fingerprint:?} is not 16 lower-case hex digits")));
+        }
         let desc = filter.descending.unwrap_or_else(|| filter.sort.descending_by_default());
         let cursor = cursor.map(|text| Cursor::decode(text, filter.sort, desc)).transpose()?;
         let key = format!(
@@ -243,95 +262,151 @@ impl Monitor {
             cursor.as_ref().map(Cursor::encode).unwrap_or_default()
         );
         self.cached("history", &key, async {
-            let mut conditions = Conditions { clauses: Vec::new(), params: Vec::new() };
-            if let Some(from) = filter.from {
-                conditions.push(|p| format!("started_at >= {}", p(1)), vec![from.into()]);
-            }
-            if let Some(to) = filter.to {
-                conditions.push(|p| format!("started_at < {}", p(1)), vec![to.into()]);
-            }
-            if let Some(category) = &filter.category {
-                conditions.push(|p| format!("category = {}", p(1)), vec![category.clone().into()]);
-            }
-            if let Some(script) = &filter.script {
-                conditions.push(|p| format!("script_name = {}", p(1)), vec![script.clone().into()]);
-            }
-            if !filter.statuses.is_empty() {
-                let values: Vec<Value> = filter.statuses.iter().map(|s| s.as_str().into()).collect();
-                let n = values.len();
-                conditions.push(
-                    |p| format!("status IN ({})", (1..=n).map(p).collect::<Vec<_>>().join(", ")),
-                    values,
-                );
-            }
-            if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-                let op = ilike(self.store.backend());
-                conditions.push(
-                    |p| {
-                        format!(
-                            "(message {op} {0} ESCAPE '\\' OR error_message {op} {0} ESCAPE '\\' \
-                             OR error_class {op} {0} ESCAPE '\\')",
-                            p(1)
-                        )
-                    },
-                    vec![contains_pattern(search).into()],
-                );
-            }
-            let columns = filter.sort.key_columns();
-            if filter.sort == HistorySort::Duration {
-                conditions.push(|_| "duration_ms IS NOT NULL".to_owned(), Vec::new());
-            }
-            if let (Some(cursor), Some(key)) = (&cursor, filter.sort.nullable_key()) {
-                let op = if desc { "<" } else { ">" };
-                let values = cursor.values();
-                if values.len() == 2 {
-                    // After a non-NULL key: the rest of the keyed rows, then every NULL.
-                    conditions.push(
-                        |p| format!("(({key}, run_id) {op} ({}, {}) OR {key} IS NULL)", p(1), p(2)),
-                        values,
-                    );
-                } else {
-                    conditions.push(|p| format!("({key} IS NULL AND run_id {op} {})", p(1)), values);
-                }
-            } else if let Some(cursor) = &cursor {
-                let op = if desc { "<" } else { ">" };
-                let values = cursor.values();
-                let n = values.len();
-                conditions.push(
-                    |p| {
-                        format!(
-                            "({}) {op} ({})",
-                            columns.join(", "),
-                            (1..=n).map(p).collect::<Vec<_>>().join(", ")
-                        )
-                    },
-                    values,
-                );
-            }
-            let direction = if desc { "DESC" } else { "ASC" };
-            let nulls = |c: &str| if filter.sort.nullable_key() == Some(c) { " NULLS LAST" } else { "" };
-            let order =
-                columns.iter().map(|c| format!("{c} {direction}{}", nulls(c))).collect::<Vec<_>>().join(", ");
-            let where_clause = if conditions.clauses.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.clauses.join(" AND "))
+            let mut items = match &filter.fingerprint {
+                None => self.history_rows(filter, cursor.as_ref(), desc, filter.limit + 1).await?,
+                Some(fingerprint) => self.history_of_fingerprint(filter, fingerprint, cursor, desc).await?,
             };
-            let limit_placeholder = conditions.params.len() + 1;
-            let sql = format!(
-                "SELECT {SUMMARY_COLUMNS} FROM runs {where_clause} ORDER BY {order} LIMIT ${limit_placeholder}"
-            );
-            let mut params = conditions.params;
-            params.push(((filter.limit + 1) as i64).into());
-            let mut items = summaries(&self.store.query(&sql, params).await?)?;
             let more = items.len() > filter.limit;
             items.truncate(filter.limit);
-            let next_cursor =
-                if more { items.last().map(|last| Cursor::after(last, filter.sort, desc).encode()) } else { None };
+            let next_cursor = if more {
+                items.last().map(|last| Cursor::after(last, filter.sort, desc).encode())
+            } else {
+                None
+            };
             self.refine(&mut items).await?;
             Ok(Page { items, next_cursor })
         })
         .await
+    }
+
+    /// Up to `limit + 1` failed runs with this fingerprint, continuing after
+    /// `cursor`. The fingerprint is computed in Rust (it is not stored), so this
+    /// reads the failed runs that the SQL filters select, in the page's order,
+    /// [`FINGERPRINT_SCAN_BATCH`] at a time, until a page and one more row match
+    /// or the candidates run out. A page continues after its last matching row,
+    /// so pages have neither duplicates nor gaps; the cost of a page is bounded
+    /// by the number of failed runs the other filters (date range, script,
+    /// error class, text) leave between its first and last matching run.
+    async fn history_of_fingerprint(
+        &self,
+        filter: &HistoryFilter,
+        fingerprint: &str,
+        mut cursor: Option<Cursor>,
+        desc: bool,
+    ) -> Result<Vec<RunSummary>> {
+        if !filter.statuses.is_empty() && !filter.statuses.contains(&RunStatus::Failed) {
+            return Ok(Vec::new());
+        }
+        let failed = HistoryFilter { statuses: vec![RunStatus::Failed], ..filter.clone() };
+        let mut matched = Vec::new();
+        loop {
+            let batch = self.history_rows(&failed, cursor.as_ref(), desc, FINGERPRINT_SCAN_BATCH).await?;
+            let exhausted = batch.len() < FINGERPRINT_SCAN_BATCH;
+            cursor = batch.last().map(|last| Cursor::after(last, filter.sort, desc));
+            for row in batch {
+                if row.error_fingerprint.as_deref() == Some(fingerprint) {
+                    matched.push(row);
+                    if matched.len() > filter.limit {
+                        return Ok(matched);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(matched);
+            }
+        }
+    }
+
+    /// Up to `limit` runs of the filter (ignoring its fingerprint) after `cursor`.
+    async fn history_rows(
+        &self,
+        filter: &HistoryFilter,
+        cursor: Option<&Cursor>,
+        desc: bool,
+        limit: usize,
+    ) -> Result<Vec<RunSummary>> {
+        let mut conditions = Conditions { clauses: Vec::new(), params: Vec::new() };
+        if let Some(from) = filter.from {
+            conditions.push(|p| format!("started_at >= {}", p(1)), vec![from.into()]);
+        }
+        if let Some(to) = filter.to {
+            conditions.push(|p| format!("started_at < {}", p(1)), vec![to.into()]);
+        }
+        if let Some(category) = &filter.category {
+            conditions.push(|p| format!("category = {}", p(1)), vec![category.clone().into()]);
+        }
+        if let Some(script) = &filter.script {
+            conditions.push(|p| format!("script_name = {}", p(1)), vec![script.clone().into()]);
+        }
+        if let Some(class) = &filter.error_class {
+            conditions.push(|p| format!("error_class = {}", p(1)), vec![class.clone().into()]);
+        }
+        if !filter.statuses.is_empty() {
+            let values: Vec<Value> = filter.statuses.iter().map(|s| s.as_str().into()).collect();
+            let n = values.len();
+            conditions
+                .push(|p| format!("status IN ({})", (1..=n).map(p).collect::<Vec<_>>().join(", ")), values);
+        }
+        if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let op = ilike(self.store.backend());
+            conditions.push(
+                |p| {
+                    format!(
+                        "(message {op} {0} ESCAPE '\\' OR error_message {op} {0} ESCAPE '\\' \
+                         OR error_class {op} {0} ESCAPE '\\')",
+                        p(1)
+                    )
+                },
+                vec![contains_pattern(search).into()],
+            );
+        }
+        let columns = filter.sort.key_columns();
+        if filter.sort == HistorySort::Duration {
+            conditions.push(|_| "duration_ms IS NOT NULL".to_owned(), Vec::new());
+        }
+        if let (Some(cursor), Some(key)) = (cursor, filter.sort.nullable_key()) {
+            let op = if desc { "<" } else { ">" };
+            let values = cursor.values();
+            if values.len() == 2 {
+                // After a non-NULL key: the rest of the keyed rows, then every NULL.
+                conditions.push(
+                    |p| format!("(({key}, run_id) {op} ({}, {}) OR {key} IS NULL)", p(1), p(2)),
+                    values,
+                );
+            } else {
+                conditions.push(|p| format!("({key} IS NULL AND run_id {op} {})", p(1)), values);
+            }
+        } else if let Some(cursor) = cursor {
+            let op = if desc { "<" } else { ">" };
+            let values = cursor.values();
+            let n = values.len();
+            conditions.push(
+                |p| {
+                    format!(
+                        "({}) {op} ({})",
+                        columns.join(", "),
+                        (1..=n).map(p).collect::<Vec<_>>().join(", ")
+                    )
+                },
+                values,
+            );
+        }
+        let direction = if desc { "DESC" } else { "ASC" };
+        let nulls = |c: &str| if filter.sort.nullable_key() == Some(c) { " NULLS LAST" } else { "" };
+        let order =
+            columns.iter().map(|c| format!("{c} {direction}{}", nulls(c))).collect::<Vec<_>>().join(", ");
+        let where_clause = if conditions.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.clauses.join(" AND "))
+        };
+        let limit_placeholder = conditions.params.len() + 1;
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM runs {where_clause} ORDER BY {order} LIMIT ${limit_placeholder}"
+        );
+        let mut params = conditions.params;
+        params.push((limit as i64).into());
+        summaries(&self.store.query(&sql, params).await?)
     }
 }
 

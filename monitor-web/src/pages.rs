@@ -550,20 +550,9 @@ pub(crate) async fn errors(
     })
 }
 
-/// The longest literal part of a normalised message (between masked values), to narrow a text search.
-pub(crate) fn literal_fragment(normalized: &str) -> Option<String> {
-    normalized
-        .split(['<', '>', '\''])
-        .map(str::trim)
-        .filter(|part| !matches!(*part, "v" | "n" | "url" | "ts" | "uuid" | "ip" | "path" | "hex"))
-        .max_by_key(|part| part.len())
-        .filter(|part| part.len() >= 4)
-        .map(str::to_owned)
-}
-
-/// Failed runs of one error group, newest first (at most `most`). The read model
-/// has no fingerprint filter, so this pages through failed runs narrowed by
-/// script and message text and keeps those whose fingerprint matches.
+/// Failed runs of one error group, newest first (at most `most`), read with the
+/// history's fingerprint filter narrowed by the group's error class and, when
+/// it has one, its script.
 pub(crate) async fn runs_of_group(
     monitor: &Monitor,
     group: &ErrorGroup,
@@ -576,27 +565,14 @@ pub(crate) async fn runs_of_group(
         to,
         statuses: vec![RunStatus::Failed],
         script: (group.scripts.len() == 1).then(|| group.scripts[0].clone()),
-        search: literal_fragment(&group.normalized_message),
-        limit: 1000,
+        error_class: group.error_class.clone(),
+        fingerprint: Some(group.fingerprint.clone()),
+        limit: most,
         ..HistoryFilter::default()
     };
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    for _ in 0..50 {
-        let page = monitor.history(&filter, cursor.as_deref()).await?;
-        out.extend(
-            page.items.into_iter().filter(|run| run.error_fingerprint.as_deref() == Some(&group.fingerprint)),
-        );
-        if out.len() >= most {
-            out.truncate(most);
-            return Ok((out, true));
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok((out, false))
+    let page = monitor.history(&filter, None).await?;
+    let truncated = page.next_cursor.is_some();
+    Ok((page.items, truncated))
 }
 
 #[derive(Template)]
@@ -714,18 +690,4 @@ pub(crate) async fn login(
 
 pub(crate) async fn not_found() -> PageError {
     PageError(WebError::NotFound("There is no page here.".into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literal_fragment_is_the_longest_unmasked_part() {
-        assert_eq!(
-            literal_fragment("cannot open file '<v>': No such file or directory").as_deref(),
-            Some(": No such file or directory")
-        );
-        assert_eq!(literal_fragment("<n> <n>"), None);
-    }
 }

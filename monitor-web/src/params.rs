@@ -75,6 +75,10 @@ pub(crate) struct HistoryParams {
     pub(crate) script: Option<String>,
     pub(crate) q: Option<String>,
     pub(crate) status: Option<String>,
+    /// Exact error class.
+    pub(crate) class: Option<String>,
+    /// Error fingerprint (16 hex digits): failed runs of one error group.
+    pub(crate) fingerprint: Option<String>,
     pub(crate) sort: Option<String>,
     pub(crate) dir: Option<String>,
     pub(crate) cursor: Option<String>,
@@ -125,6 +129,15 @@ impl HistoryParams {
             statuses,
             script: text("script", self.script.as_ref())?,
             search: text("q", self.q.as_ref())?,
+            error_class: text("class", self.class.as_ref())?,
+            fingerprint: match clean(self.fingerprint.as_ref()) {
+                Some(fp) if !monitor_queries::fingerprint::is_fingerprint(fp) => {
+                    return Err(bad_request(format!(
+                        "fingerprint={fp:?} is not a fingerprint (16 hex digits)"
+                    )));
+                }
+                other => other.map(str::to_owned),
+            },
             sort,
             descending,
             limit,
@@ -145,6 +158,8 @@ impl HistoryParams {
             ("script", &self.script),
             ("q", &self.q),
             ("status", &self.status),
+            ("class", &self.class),
+            ("fingerprint", &self.fingerprint),
             ("sort", &self.sort),
             ("dir", &self.dir),
             ("cursor", &self.cursor),
@@ -278,6 +293,10 @@ mod tests {
         assert!(bad(HistoryParams { sort: Some("colour".into()), ..Default::default() }).contains("sort"));
         assert!(bad(HistoryParams { limit: Some("0".into()), ..Default::default() }).contains("1 to 1000"));
         assert!(bad(HistoryParams { dir: Some("up".into()), ..Default::default() }).contains("asc or desc"));
+        assert!(
+            bad(HistoryParams { fingerprint: Some("xyz".into()), ..Default::default() })
+                .contains("16 hex digits")
+        );
         let empty = HistoryParams {
             from: Some("2026-03-05".into()),
             to: Some("2026-03-01".into()),

@@ -193,6 +193,12 @@ pub(crate) struct HistoryArgs {
     /// Text in the message, error message or error class (case-insensitive, literal).
     #[arg(long, value_name = "TEXT")]
     pub(crate) search: Option<String>,
+    /// Only this error class (exact).
+    #[arg(long, value_name = "CLASS")]
+    pub(crate) error_class: Option<String>,
+    /// Only failed runs with this error fingerprint (16 hex digits, from `pipetrack errors`).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) fingerprint: Option<String>,
     /// Order: started, ended, duration, status, name or error (runs without an
     /// end or an error come last).
     #[arg(long, default_value = "started")]

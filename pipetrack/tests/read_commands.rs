@@ -126,6 +126,22 @@ fn check_all(url: &str, ids: &[RunId]) {
     assert!(resolved.starts_with(&format!("resolved {fingerprint} by ana")), "{resolved}");
     assert!(stdout(&pipetrack(url, &["errors", "--days", "100000"])).starts_with("No open error groups"));
     assert!(stdout(&pipetrack(url, &["errors", "--days", "100000", "--all"])).contains("resolved"));
+    let of_group: serde_json::Value =
+        serde_json::from_str(&stdout(&pipetrack(url, &["history", "--fingerprint", &fingerprint, "--json"])))
+            .unwrap();
+    let runs: Vec<&str> =
+        of_group["items"].as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    assert_eq!(runs, [ids[3].to_string()]);
+    let by_end: serde_json::Value =
+        serde_json::from_str(&stdout(&pipetrack(url, &["history", "--sort", "ended", "--asc", "--json"])))
+            .unwrap();
+    let by_end: Vec<&str> =
+        by_end["items"].as_array().unwrap().iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    let oldest_end_first: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    assert_eq!(by_end, oldest_end_first);
+    let by_error: serde_json::Value =
+        serde_json::from_str(&stdout(&pipetrack(url, &["history", "--sort", "error", "--json"]))).unwrap();
+    assert_eq!(by_error["items"][0]["run_id"], ids[3].to_string(), "the only error first, then the rest");
     let unknown = pipetrack(url, &["errors", "resolve", "0123456789abcdef"]);
     assert_eq!(unknown.status.code(), Some(1));
 

@@ -319,6 +319,78 @@ pub(crate) async fn history_sorts_by_end_and_error_with_nulls_last(h: Harness) {
     assert!(matches!(err, QueryError::BadCursor { .. }), "{err}");
 }
 
+/// 1,201 failed runs a minute apart; three (0, 600, 1200) share one error
+/// fingerprint, so a page of two spans more than one scan batch (1,000 runs).
+pub(crate) async fn history_filters_by_fingerprint_across_scan_batches(h: Harness) {
+    let store = &h.store;
+    let daily = "DAILY_01_BDC_Locations.R";
+    let mut events = Vec::new();
+    let mut r = Vec::new();
+    for i in 0..1201_i64 {
+        let end = if i % 600 == 0 {
+            failed("simpleError", &format!("cannot open file '/data/X{i}.csv'"))
+        } else {
+            failed("simpleError", &format!("Timeout was reached after {i} ms"))
+        };
+        let (id, run) = Spec { tasks: 0, ..Spec::new(daily, at(i * 60), 30, end) }.events();
+        events.extend(run);
+        r.push(id);
+    }
+    store.append(events).await.unwrap();
+    // Same message, another class: another fingerprint.
+    let other_class = add(
+        store,
+        Spec::new(daily, at(1201 * 60), 30, failed("rlang_error", "cannot open file '/data/X1.csv'")),
+    )
+    .await;
+    add(store, Spec::new(daily, at(1202 * 60), 30, End::Completed)).await;
+    let (monitor, _clock) = monitor(store, at(1300 * 60));
+    let fp = fingerprint(Some("simpleError"), "cannot open file '/data/X0.csv'");
+    let by_fp = |f: HistoryFilter| HistoryFilter { fingerprint: Some(fp.clone()), ..f };
+
+    let (pages, flat) =
+        all_pages(&monitor, &by_fp(HistoryFilter { limit: 2, ..HistoryFilter::default() })).await;
+    assert_eq!(pages, [vec![r[1200], r[600]], vec![r[0]]]);
+    let page = monitor.history(&by_fp(HistoryFilter::default()), None).await.unwrap();
+    assert_eq!(ids(&page.items), flat);
+    assert!(page.items.iter().all(|run| run.error_fingerprint.as_deref() == Some(fp.as_str())));
+    assert_eq!(page.items[0].error_message.as_deref(), Some("cannot open file '/data/X1200.csv'"));
+    let oldest_first = by_fp(HistoryFilter {
+        sort: HistorySort::Ended,
+        descending: Some(false),
+        limit: 1,
+        ..HistoryFilter::default()
+    });
+    assert_eq!(all_pages(&monitor, &oldest_first).await.1, [r[0], r[600], r[1200]]);
+    let narrowed = by_fp(HistoryFilter {
+        from: Some(at(60)),
+        to: Some(at(1200 * 60)),
+        script: Some(daily.into()),
+        error_class: Some("simpleError".into()),
+        ..HistoryFilter::default()
+    });
+    assert_eq!(ids(&monitor.history(&narrowed, None).await.unwrap().items), [r[600]]);
+
+    let other_fp = fingerprint(Some("rlang_error"), "cannot open file '/data/X1.csv'");
+    let other = HistoryFilter { fingerprint: Some(other_fp), ..HistoryFilter::default() };
+    assert_eq!(ids(&monitor.history(&other, None).await.unwrap().items), [other_class]);
+    for empty in [
+        by_fp(HistoryFilter { statuses: vec![RunStatus::Completed], ..HistoryFilter::default() }),
+        by_fp(HistoryFilter { error_class: Some("rlang_error".into()), ..HistoryFilter::default() }),
+        by_fp(HistoryFilter {
+            script: Some("DAILY_02_Provider_Tables.R".into()),
+            ..HistoryFilter::default()
+        }),
+    ] {
+        assert!(monitor.history(&empty, None).await.unwrap().items.is_empty(), "{empty:?}");
+    }
+    let class_only = HistoryFilter { error_class: Some("rlang_error".into()), ..HistoryFilter::default() };
+    assert_eq!(ids(&monitor.history(&class_only, None).await.unwrap().items), [other_class]);
+    let bad = HistoryFilter { fingerprint: Some("ABC".into()), ..HistoryFilter::default() };
+    let err = monitor.history(&bad, None).await.unwrap_err();
+    assert!(err.to_string().contains("16 lower-case hex digits"), "{err}");
+}
+
 pub(crate) async fn history_search_treats_hostile_input_literally(h: Harness) {
     let store = &h.store;
     let messages = [

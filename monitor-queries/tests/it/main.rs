@@ -31,6 +31,7 @@ both_stores! {
     without_history_a_run_stalls_after_the_fixed_limit,
     history_filters_sorts_and_pages,
     history_sorts_by_end_and_error_with_nulls_last,
+    history_filters_by_fingerprint_across_scan_batches,
     history_search_treats_hostile_input_literally,
     pages_have_no_duplicates_or_gaps_under_concurrent_inserts,
     running_lists_tasks_and_recent_messages,

@@ -377,6 +377,15 @@ pub(crate) async fn error_drill_down_lists_the_groups_runs(h: Harness) {
     assert!(html.contains(&format!("href=\"/runs/{}/log\"", seeded.failed_today)));
     assert_eq!(count(&html, "<tr><td><a href=\"/runs/"), 2);
     assert_eq!(get(&h.app(), "/errors/not-a-fingerprint").await.status, StatusCode::BAD_REQUEST);
+    let api =
+        get(&h.app(), &format!("/api/v1/history?fingerprint={fingerprint}&from=2026-01-01")).await.json();
+    let runs: Vec<&str> =
+        api["items"].as_array().unwrap().iter().map(|i| i["run_id"].as_str().unwrap()).collect();
+    assert_eq!(runs, [seeded.failed_today.to_string(), seeded.failed_earlier.to_string()]);
+    assert!(api["items"].as_array().unwrap().iter().all(|i| i["error_fingerprint"] == fingerprint.as_str()));
+    let bad = get(&h.app(), "/api/v1/history?fingerprint=XYZ").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("16 hex digits"));
 }
 
 pub(crate) async fn token_auth_protects_pages_api_and_writes(h: Harness) {

@@ -43,6 +43,8 @@ pub(crate) fn filter(args: &HistoryArgs, now: DateTime<Utc>) -> anyhow::Result<H
         statuses,
         script: args.script.clone(),
         search: args.search.clone(),
+        error_class: args.error_class.clone(),
+        fingerprint: args.fingerprint.clone(),
         sort: args.sort.parse::<HistorySort>()?,
         descending: if args.asc {
             Some(false)
