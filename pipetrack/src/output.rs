@@ -57,6 +57,69 @@ pub(crate) fn table(headers: &[&str], color: bool) -> Table {
     table
 }
 
+/// How a column's cells are shortened when a table is wider than the screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Never shortened (states, times, ids).
+    Keep,
+    /// An ellipsis in the middle, keeping both ends (script names: the prefix
+    /// says the category, the end tells similar names apart).
+    Middle,
+    /// An ellipsis at the end (messages, task names).
+    End,
+}
+
+/// The width tables are fitted to: the terminal's, or 80 columns when not a terminal.
+pub(crate) fn screen_width() -> usize {
+    Table::new().width().map_or(80, usize::from)
+}
+
+/// Shortens the cells of the `Cut::Middle`/`Cut::End` columns, widest column
+/// first, until every row fits `width` on one line (each column takes its
+/// width plus one space either side). Columns never shrink below their header
+/// or 8 characters.
+pub(crate) fn fit(headers: &[&str], rows: &mut [Vec<String>], cuts: &[Cut], width: usize) {
+    let chars = |text: &str| text.chars().count();
+    let mut widths: Vec<usize> = headers.iter().map(|h| chars(h)).collect();
+    for row in rows.iter() {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(chars(cell));
+        }
+    }
+    let budget = width.saturating_sub(2 * headers.len());
+    while widths.iter().sum::<usize>() > budget {
+        let widest = (0..widths.len())
+            .filter(|&i| cuts.get(i).is_some_and(|c| *c != Cut::Keep) && widths[i] > chars(headers[i]).max(8))
+            .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
+        let Some(i) = widest else { break };
+        widths[i] -= 1;
+    }
+    for row in rows.iter_mut() {
+        for ((cell, &w), cut) in row.iter_mut().zip(&widths).zip(cuts) {
+            *cell = shorten(cell, w, *cut);
+        }
+    }
+}
+
+/// `text` in at most `width` characters, an ellipsis marking what was cut.
+pub(crate) fn shorten(text: &str, width: usize, cut: Cut) -> String {
+    let count = text.chars().count();
+    if count <= width || cut == Cut::Keep || width == 0 {
+        return text.to_owned();
+    }
+    let kept = width - 1;
+    match cut {
+        Cut::End | Cut::Keep => format!("{}…", text.chars().take(kept).collect::<String>()),
+        Cut::Middle => {
+            let head = kept.div_ceil(2);
+            let tail = kept - head;
+            let head_text: String = text.chars().take(head).collect();
+            let tail_text: String = text.chars().skip(count - tail).collect();
+            format!("{head_text}…{tail_text}")
+        }
+    }
+}
+
 /// `1h02m`, `4m05s`, `12s`.
 pub(crate) fn duration(ms: Option<i64>) -> String {
     let Some(ms) = ms else { return "-".to_owned() };
@@ -84,4 +147,20 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)]
 pub(crate) fn print(text: &str) {
     println!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_cells_are_cut_with_an_ellipsis_until_the_rows_fit() {
+        assert_eq!(shorten("STATIC_02_Technology_Codes.R", 15, Cut::Middle), "STATIC_…Codes.R");
+        assert_eq!(shorten("cannot open file", 8, Cut::End), "cannot …");
+        assert_eq!(shorten("short", 8, Cut::Middle), "short");
+        let mut rows = vec![vec!["STATIC_02_Technology_Codes.R".to_owned(), "completed".to_owned()]];
+        fit(&["SCRIPT", "STATE"], &mut rows, &[Cut::Middle, Cut::Keep], 30);
+        assert_eq!(rows[0], ["STATIC_0…_Codes.R", "completed"]);
+        assert_eq!(rows[0][0].chars().count() + rows[0][1].chars().count() + 4, 30);
+    }
 }

@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use comfy_table::Cell;
+use comfy_table::{Cell, ContentArrangement};
 use monitor_queries::{HistoryFilter, HistorySort, Page, RunSummary};
 use tracker_core::RunStatus;
 use tracker_db::StoreConfig;
 
 use crate::cli::HistoryArgs;
 use crate::commands::status::{monitor, state_cell};
-use crate::output::{duration, print, print_json, table, timestamp};
+use crate::output::{Cut, duration, fit, print, print_json, screen_width, table, timestamp};
 
 /// A date (`2026-03-01`, midnight UTC) or an RFC 3339 time.
 pub(crate) fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -89,17 +89,30 @@ pub(crate) fn render(page: &Page<RunSummary>, color: bool) -> String {
     if page.items.is_empty() {
         return "No runs match.".to_owned();
     }
-    let mut t = table(&["RUN", "SCRIPT", "STATE", "STARTED", "TIME", "ERROR / MESSAGE"], color);
-    for run in &page.items {
-        let note = run.error_message.as_deref().or(run.message.as_deref()).unwrap_or("");
-        t.add_row(vec![
-            Cell::new(&run.run_id.to_string()[..8]),
-            Cell::new(&run.script_name),
-            state_cell(run.state, color),
-            Cell::new(timestamp(Some(run.started_at))),
-            Cell::new(duration(run.elapsed_ms)),
-            Cell::new(one_line(note, 60)),
-        ]);
+    let headers = ["RUN", "SCRIPT", "STATE", "STARTED", "TIME", "ERROR / MESSAGE"];
+    let mut rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|run| {
+            let note = run.error_message.as_deref().or(run.message.as_deref()).unwrap_or("");
+            vec![
+                run.run_id.to_string()[..8].to_owned(),
+                run.script_name.clone(),
+                run.state.as_str().to_owned(),
+                timestamp(Some(run.started_at)),
+                duration(run.elapsed_ms),
+                one_line(note, 60),
+            ]
+        })
+        .collect();
+    let cuts = [Cut::Keep, Cut::Middle, Cut::Keep, Cut::Keep, Cut::Keep, Cut::End];
+    fit(&headers, &mut rows, &cuts, screen_width());
+    let mut t = table(&headers, color);
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    for (row, run) in rows.into_iter().zip(&page.items) {
+        let mut cells: Vec<Cell> = row.into_iter().map(Cell::new).collect();
+        cells[2] = state_cell(run.state, color);
+        t.add_row(cells);
     }
     let mut out = t.to_string();
     if let Some(cursor) = &page.next_cursor {

@@ -5,12 +5,12 @@
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use comfy_table::{Cell, Color};
+use comfy_table::{Cell, Color, ContentArrangement};
 use monitor_queries::{Monitor, MonitorConfig, RunState, ScriptStatus};
 use tracker_db::StoreConfig;
 
 use crate::commands::open_for_reading;
-use crate::output::{duration, print, print_json, table};
+use crate::output::{Cut, duration, fit, print, print_json, screen_width, table};
 
 /// The read model for a one-shot command: no cache (nothing would reuse it).
 pub(crate) async fn monitor(config: &StoreConfig) -> anyhow::Result<Monitor> {
@@ -69,23 +69,35 @@ pub(crate) fn render(scripts: &[ScriptStatus], now: DateTime<Utc>, color: bool) 
                 or call track_init()/genter() from R or Python (see README.md)."
             .to_owned();
     }
-    let mut t = table(&["SCRIPT", "STATE", "PROGRESS", "CURRENT TASK", "TIME", "USUAL", "ETA"], color);
-    for script in scripts {
-        let run = &script.latest;
-        let task = if matches!(run.state, RunState::Running | RunState::Stalled | RunState::Lost) {
-            run.current_task.as_deref().unwrap_or("-")
-        } else {
-            "-"
-        };
-        t.add_row(vec![
-            Cell::new(&script.script_name),
-            state_cell(run.state, color),
-            Cell::new(progress(run.tasks_done, run.total_tasks, run.progress_percent)),
-            Cell::new(task),
-            Cell::new(duration(run.elapsed_ms)),
-            Cell::new(duration(script.typical_duration_ms.map(|ms| ms.round() as i64))),
-            Cell::new(eta(script.eta, now)),
-        ]);
+    let headers = ["SCRIPT", "STATE", "PROGRESS", "CURRENT TASK", "TIME", "USUAL", "ETA"];
+    let mut rows: Vec<Vec<String>> = scripts
+        .iter()
+        .map(|script| {
+            let run = &script.latest;
+            let task = if matches!(run.state, RunState::Running | RunState::Stalled | RunState::Lost) {
+                run.current_task.as_deref().unwrap_or("-")
+            } else {
+                "-"
+            };
+            vec![
+                script.script_name.clone(),
+                run.state.as_str().to_owned(),
+                progress(run.tasks_done, run.total_tasks, run.progress_percent),
+                task.to_owned(),
+                duration(run.elapsed_ms),
+                duration(script.typical_duration_ms.map(|ms| ms.round() as i64)),
+                eta(script.eta, now),
+            ]
+        })
+        .collect();
+    let cuts = [Cut::Middle, Cut::Keep, Cut::Keep, Cut::End, Cut::Keep, Cut::Keep, Cut::Keep];
+    fit(&headers, &mut rows, &cuts, screen_width());
+    let mut t = table(&headers, color);
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    for (row, script) in rows.into_iter().zip(scripts) {
+        let mut cells: Vec<Cell> = row.into_iter().map(Cell::new).collect();
+        cells[1] = state_cell(script.latest.state, color);
+        t.add_row(cells);
     }
     t.to_string()
 }
