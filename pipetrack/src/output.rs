@@ -74,10 +74,10 @@ pub(crate) fn screen_width() -> usize {
     Table::new().width().map_or(80, usize::from)
 }
 
-/// Shortens the cells of the `Cut::Middle`/`Cut::End` columns, widest column
-/// first, until every row fits `width` on one line (each column takes its
-/// width plus one space either side). Columns never shrink below their header
-/// or 8 characters.
+/// Shortens the cells of the `Cut::End` columns (messages), then of the
+/// `Cut::Middle` ones (names), widest column first, until every row fits
+/// `width` on one line (each column takes its width plus one space either
+/// side). Columns never shrink below their header or 8 characters.
 pub(crate) fn fit(headers: &[&str], rows: &mut [Vec<String>], cuts: &[Cut], width: usize) {
     let chars = |text: &str| text.chars().count();
     let mut widths: Vec<usize> = headers.iter().map(|h| chars(h)).collect();
@@ -90,7 +90,7 @@ pub(crate) fn fit(headers: &[&str], rows: &mut [Vec<String>], cuts: &[Cut], widt
     while widths.iter().sum::<usize>() > budget {
         let widest = (0..widths.len())
             .filter(|&i| cuts.get(i).is_some_and(|c| *c != Cut::Keep) && widths[i] > chars(headers[i]).max(8))
-            .max_by_key(|&i| (widths[i], std::cmp::Reverse(i)));
+            .max_by_key(|&i| (cuts[i] == Cut::End, widths[i], std::cmp::Reverse(i)));
         let Some(i) = widest else { break };
         widths[i] -= 1;
     }
