@@ -1,6 +1,8 @@
-//! Settings of the read model: cache TTLs and the stalled/lost rules.
+//! Settings of the read model: cache TTLs, the stalled/lost rules and the
+//! scripts expected to run.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::Duration;
 
@@ -36,6 +38,9 @@ pub struct MonitorConfig {
     pub recent_messages: usize,
     /// Progress messages in a run's detail (the latest; default 200).
     pub detail_messages: usize,
+    /// Script file names expected to run: those without a run yet are listed
+    /// by [`crate::Monitor::current_status`] as `never_run` (default none).
+    pub expected_scripts: Vec<String>,
 }
 
 impl Default for MonitorConfig {
@@ -53,15 +58,24 @@ impl Default for MonitorConfig {
             error_sample_limit: 50_000,
             recent_messages: 10,
             detail_messages: 200,
+            expected_scripts: Vec::new(),
         }
     }
 }
 
 impl MonitorConfig {
     /// The defaults, with `PIPETRACK_CACHE_TTL_SECS` and `PIPETRACK_LOST_AFTER_SECS`
-    /// applied when set (whole seconds, >= 0 and >= 1 respectively).
+    /// applied when set (whole seconds, >= 0 and >= 1 respectively), and the
+    /// expected scripts of `PIPETRACK_SCRIPTS_DIR` (see [`scripts_in_dir`]) and
+    /// `PIPETRACK_EXPECTED_SCRIPTS` (comma-separated file names).
     pub fn from_env() -> Result<Self> {
         let mut config = Self::default();
+        if let Some(dir) = std::env::var_os("PIPETRACK_SCRIPTS_DIR").filter(|d| !d.is_empty()) {
+            config.add_expected(scripts_in_dir(Path::new(&dir))?);
+        }
+        if let Ok(list) = std::env::var("PIPETRACK_EXPECTED_SCRIPTS") {
+            config.add_expected(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned));
+        }
         if let Some(secs) = env_secs("PIPETRACK_CACHE_TTL_SECS")? {
             config.cache_ttl = Duration::seconds(secs);
         }
@@ -74,10 +88,49 @@ impl MonitorConfig {
         Ok(config)
     }
 
+    /// Adds expected script names, keeping each once.
+    pub fn add_expected(&mut self, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            if !self.expected_scripts.contains(&name) {
+                self.expected_scripts.push(name);
+            }
+        }
+    }
+
     /// The TTL of one query.
     pub fn ttl_of(&self, query: &str) -> Duration {
         self.cache_ttl_overrides.get(query).copied().unwrap_or(self.cache_ttl)
     }
+}
+
+/// Extensions of the scripts a pipeline runs.
+const SCRIPT_EXTENSIONS: [&str; 6] = ["R", "r", "py", "sh", "Rmd", "qmd"];
+
+/// The pipeline scripts of a directory (not its subdirectories), sorted:
+/// every regular file whose name has a known category prefix (the default
+/// [`tracker_core::CategoryRules`]) and one of the extensions `.R .r .py .sh
+/// .Rmd .qmd`.
+pub fn scripts_in_dir(dir: &Path) -> Result<Vec<String>> {
+    let unreadable =
+        |err: std::io::Error| invalid("scripts directory", format!("cannot read {}: {err}", dir.display()));
+    let rules = tracker_core::CategoryRules::default();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        if !entry.file_type().map_err(unreadable)?.is_file() {
+            continue;
+        }
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let known_extension = Path::new(&name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| SCRIPT_EXTENSIONS.contains(&e));
+        if known_extension && rules.detect(&name) != tracker_core::category::OTHER {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 fn env_secs(name: &'static str) -> Result<Option<i64>> {

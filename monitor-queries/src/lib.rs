@@ -21,7 +21,7 @@
 //! let store = Store::open_from_env().await?;
 //! let monitor = Monitor::new(store, MonitorConfig::default());
 //! for script in monitor.current_status().await? {
-//!     println!("{} {} {:?}", script.script_name, script.latest.state, script.latest.progress_percent);
+//!     println!("{} {} {:?}", script.script_name, script.state, script.latest.and_then(|r| r.progress_percent));
 //! }
 //! let page = monitor.history(&HistoryFilter { script: Some("DAILY_01_BDC_Locations.R".into()), ..HistoryFilter::default() }, None).await?;
 //! if let Some(cursor) = page.next_cursor {
@@ -52,7 +52,7 @@ use chrono::{DateTime, Utc};
 use tracker_db::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::MonitorConfig;
+pub use config::{MonitorConfig, scripts_in_dir};
 pub use error::{QueryError, Result};
 pub use errors::ErrorGroupFilter;
 pub use history::{HistoryFilter, HistorySort};

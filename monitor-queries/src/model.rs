@@ -25,6 +25,9 @@ pub enum RunState {
     Failed,
     /// Interrupted or killed.
     Cancelled,
+    /// Only a script's state, never a run's: the script is expected
+    /// ([`crate::MonitorConfig::expected_scripts`]) but has no run yet.
+    NeverRun,
 }
 
 impl RunState {
@@ -37,6 +40,7 @@ impl RunState {
             RunState::Completed => "completed",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
+            RunState::NeverRun => "never_run",
         }
     }
 
@@ -125,8 +129,10 @@ pub struct ScriptStatus {
     pub category: String,
     /// How many runs it has.
     pub run_count: i64,
-    /// Its latest run.
-    pub latest: RunSummary,
+    /// The state of its latest run, or `never_run` when it has none.
+    pub state: RunState,
+    /// Its latest run (`None` for an expected script that never ran).
+    pub latest: Option<RunSummary>,
     /// Median duration of its recent completed runs.
     pub typical_duration_ms: Option<f64>,
     /// Expected end of the latest run while it runs (see `docs/queries.md`).

@@ -6,7 +6,7 @@ use tracker_core::{RunId, RunStatus, StatusUpdate};
 
 use crate::Monitor;
 use crate::error::{Result, invalid};
-use crate::model::{ProgressMessage, RunSummary, RunningRun, ScriptStatus};
+use crate::model::{ProgressMessage, RunState, RunSummary, RunningRun, ScriptStatus};
 use crate::rows::{SUMMARY_COLUMNS, eta_of, state_of, summaries, summary_from_row};
 
 impl Monitor {
@@ -26,7 +26,8 @@ impl Monitor {
                 rows.iter().filter_map(|r| r.text("script_name").ok().flatten()).collect();
             let timings = self.script_timings(&names).await?;
             let now = self.now();
-            rows.iter()
+            let mut scripts = rows
+                .iter()
                 .map(|row| {
                     let mut latest = summary_from_row(row)?;
                     let timing = timings.get(&latest.script_name);
@@ -39,14 +40,48 @@ impl Monitor {
                         script_name: latest.script_name.clone(),
                         category: latest.category.clone(),
                         run_count: row.int("script_run_count")?.unwrap_or(0),
+                        state: latest.state,
                         typical_duration_ms: timing.and_then(|t| t.typical_ms),
                         eta,
-                        latest,
+                        latest: Some(latest),
                     })
                 })
-                .collect()
+                .collect::<Result<Vec<_>>>()?;
+            self.add_never_run(&mut scripts);
+            Ok(scripts)
         })
         .await
+    }
+
+    /// Adds the expected scripts that have no run, each at its place in the
+    /// (category, name) order; the scripts read from the store keep the
+    /// store's order.
+    fn add_never_run(&self, scripts: &mut Vec<ScriptStatus>) {
+        let rules = tracker_core::CategoryRules::default();
+        for name in &self.config.expected_scripts {
+            if scripts.iter().any(|s| &s.script_name == name) {
+                continue;
+            }
+            let category = rules.detect(name).to_owned();
+            let at = scripts
+                .iter()
+                .position(|s| {
+                    (s.category.as_str(), s.script_name.as_str()) > (category.as_str(), name.as_str())
+                })
+                .unwrap_or(scripts.len());
+            scripts.insert(
+                at,
+                ScriptStatus {
+                    script_name: name.clone(),
+                    category,
+                    run_count: 0,
+                    state: RunState::NeverRun,
+                    latest: None,
+                    typical_duration_ms: None,
+                    eta: None,
+                },
+            );
+        }
     }
 
     /// Every running run (including those that look stalled or lost), oldest

@@ -121,8 +121,12 @@ pub(crate) struct LiveRun {
 #[derive(Clone, Debug)]
 pub(crate) struct ScriptRow {
     pub(crate) script: String,
+    /// Empty for a script that never ran.
     pub(crate) run_id: String,
+    /// The state name (also the CSS class).
     pub(crate) state: &'static str,
+    /// The badge text.
+    pub(crate) badge: &'static str,
     pub(crate) progress: Option<Bar>,
     pub(crate) sub: Option<Bar>,
     pub(crate) current_task: String,
@@ -134,6 +138,59 @@ pub(crate) struct ScriptRow {
     pub(crate) last_run_ago: String,
     pub(crate) detail: String,
     pub(crate) live: Option<LiveRun>,
+}
+
+impl ScriptRow {
+    fn of_run(script: &ScriptStatus, run: &RunSummary, running: &[RunningRun], now: DateTime<Utc>) -> Self {
+        let live_run = running.iter().find(|r| r.run.run_id == run.run_id);
+        let open = run.status == RunStatus::Running;
+        let current = live_run.and_then(|r| r.tasks.iter().rev().find(|t| t.status == TaskStatus::Running));
+        ScriptRow {
+            script: script.script_name.clone(),
+            run_id: run.run_id.to_string(),
+            state: state_label(run.state),
+            badge: state_label(run.state),
+            progress: run_progress(run),
+            sub: current.and_then(|t| match (t.progress_done, t.progress_total) {
+                (Some(done), Some(total)) => Bar::new(done, total, format!("{done} of {total}")),
+                _ => None,
+            }),
+            current_task: if open { run.current_task.clone().unwrap_or_default() } else { String::new() },
+            elapsed: format::duration(run.elapsed_ms),
+            typical: format::duration_f(script.typical_duration_ms),
+            eta: script.eta.map(format::time).unwrap_or_default(),
+            last_run: format::time(run.started_at),
+            last_run_iso: format::iso(run.started_at),
+            last_run_ago: format::ago(run.started_at, now),
+            detail: summary_detail(run),
+            live: live_run.map(|r| LiveRun {
+                tasks: task_lines(&r.tasks, now, true),
+                pending: pending_tasks(&r.tasks, r.run.total_tasks),
+                messages: message_lines(&r.recent_messages),
+            }),
+        }
+    }
+
+    /// An expected script without any run: no link, no times, a "never run" badge.
+    fn never_run(script: &ScriptStatus) -> Self {
+        ScriptRow {
+            script: script.script_name.clone(),
+            run_id: String::new(),
+            state: state_label(RunState::NeverRun),
+            badge: "never run",
+            progress: None,
+            sub: None,
+            current_task: String::new(),
+            elapsed: "-".to_owned(),
+            typical: "-".to_owned(),
+            eta: String::new(),
+            last_run: String::new(),
+            last_run_iso: String::new(),
+            last_run_ago: String::new(),
+            detail: String::new(),
+            live: None,
+        }
+    }
 }
 
 /// Scripts of one category.
@@ -177,33 +234,9 @@ impl Board {
     ) -> Self {
         let mut groups: Vec<Group> = Vec::new();
         for script in scripts {
-            let run = &script.latest;
-            let live_run = running.iter().find(|r| r.run.run_id == run.run_id);
-            let open = run.status == RunStatus::Running;
-            let current =
-                live_run.and_then(|r| r.tasks.iter().rev().find(|t| t.status == TaskStatus::Running));
-            let row = ScriptRow {
-                script: script.script_name.clone(),
-                run_id: run.run_id.to_string(),
-                state: state_label(run.state),
-                progress: run_progress(run),
-                sub: current.and_then(|t| match (t.progress_done, t.progress_total) {
-                    (Some(done), Some(total)) => Bar::new(done, total, format!("{done} of {total}")),
-                    _ => None,
-                }),
-                current_task: if open { run.current_task.clone().unwrap_or_default() } else { String::new() },
-                elapsed: format::duration(run.elapsed_ms),
-                typical: format::duration_f(script.typical_duration_ms),
-                eta: script.eta.map(format::time).unwrap_or_default(),
-                last_run: format::time(run.started_at),
-                last_run_iso: format::iso(run.started_at),
-                last_run_ago: format::ago(run.started_at, now),
-                detail: summary_detail(run),
-                live: live_run.map(|r| LiveRun {
-                    tasks: task_lines(&r.tasks, now, true),
-                    pending: pending_tasks(&r.tasks, r.run.total_tasks),
-                    messages: message_lines(&r.recent_messages),
-                }),
+            let row = match &script.latest {
+                Some(run) => ScriptRow::of_run(script, run, running, now),
+                None => ScriptRow::never_run(script),
             };
             match groups.last_mut() {
                 Some(group) if group.name == script.category => group.scripts.push(row),
@@ -213,12 +246,9 @@ impl Board {
         let mut attention: Vec<Attention> = scripts
             .iter()
             .filter(|s| {
-                matches!(
-                    s.latest.state,
-                    RunState::Running | RunState::Stalled | RunState::Lost | RunState::Failed
-                )
+                matches!(s.state, RunState::Running | RunState::Stalled | RunState::Lost | RunState::Failed)
             })
-            .map(|s| Attention { script: s.script_name.clone(), state: state_label(s.latest.state) })
+            .map(|s| Attention { script: s.script_name.clone(), state: state_label(s.state) })
             .collect();
         // Stalled and lost first, then failed, then running.
         attention.sort_by_key(|a| match a.state {

@@ -105,6 +105,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between live updates of the status and run pages.
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub(crate) live_every: u64,
+    /// The pipeline's scripts directory: its scripts without a run yet show as
+    /// "never run" (overrides PIPETRACK_SCRIPTS_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) scripts_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -11,11 +11,18 @@ use tracker_db::config::Source;
 use tracker_db::{Store, StoreConfig};
 
 fn pipetrack(url: &str, args: &[&str]) -> Output {
+    pipetrack_with(url, args, &[])
+}
+
+fn pipetrack_with(url: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pipetrack"))
         .arg("--database-url")
         .arg(url)
         .args(args)
         .env_remove("PIPETRACK_DATABASE_URL")
+        .env_remove("PIPETRACK_SCRIPTS_DIR")
+        .env_remove("PIPETRACK_EXPECTED_SCRIPTS")
+        .envs(env.iter().copied())
         .env("NO_COLOR", "1")
         .output()
         .expect("run pipetrack")
@@ -82,6 +89,36 @@ async fn seed(store: &Store) -> Vec<RunId> {
 fn check_all(url: &str, ids: &[RunId]) {
     let status = stdout(&pipetrack(url, &["status"]));
     insta::assert_snapshot!("status", status);
+    let backend = if url.starts_with("postgres") { "pg" } else { "sqlite" };
+    let dir = std::env::temp_dir().join(format!("pipetrack-scripts-{}-{backend}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["DAILY_01_BDC_Locations.R", "DAILY_02_Provider_Tables.R", "README.md"] {
+        std::fs::write(dir.join(file), "").unwrap();
+    }
+    let expected = [
+        ("PIPETRACK_SCRIPTS_DIR", dir.to_str().unwrap()),
+        ("PIPETRACK_EXPECTED_SCRIPTS", "ANNUAL_JUNE_01_Census.py"),
+    ];
+    let with_never_run = stdout(&pipetrack_with(url, &["status"], &expected));
+    let status_json: serde_json::Value =
+        serde_json::from_str(&stdout(&pipetrack_with(url, &["status", "--json"], &expected))).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let states: Vec<(&str, &str)> = status_json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["script_name"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("ANNUAL_JUNE_01_Census.py", "never_run"),
+            ("DAILY_01_BDC_Locations.R", "failed"),
+            ("DAILY_02_Provider_Tables.R", "never_run"),
+            ("STATIC_02_Technology_Codes.R", "completed"),
+        ]
+    );
+    insta::assert_snapshot!("status_never_run", with_never_run);
 
     let history: serde_json::Value =
         serde_json::from_str(&stdout(&pipetrack(url, &["history", "--json"]))).unwrap();

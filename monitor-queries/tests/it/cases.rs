@@ -47,23 +47,84 @@ pub(crate) async fn current_status_shows_each_scripts_latest_run_with_typical_du
     let daily = &status[0];
     assert_eq!(daily.category, "DAILY");
     assert_eq!(daily.run_count, 6);
-    assert_eq!(daily.latest.run_id, running);
-    assert_eq!(daily.latest.status, RunStatus::Running);
-    assert_eq!(daily.latest.state, RunState::Running);
-    assert_eq!(daily.latest.progress_percent, Some(50.0));
-    assert_eq!(daily.latest.current_task.as_deref(), Some("Task 1"));
-    assert_eq!(daily.latest.elapsed_ms, Some(150_000));
+    assert_eq!(daily.latest.as_ref().unwrap().run_id, running);
+    assert_eq!(daily.latest.as_ref().unwrap().status, RunStatus::Running);
+    assert_eq!(daily.state, RunState::Running);
+    assert_eq!(daily.latest.as_ref().unwrap().progress_percent, Some(50.0));
+    assert_eq!(daily.latest.as_ref().unwrap().current_task.as_deref(), Some("Task 1"));
+    assert_eq!(daily.latest.as_ref().unwrap().elapsed_ms, Some(150_000));
     assert_eq!(daily.typical_duration_ms, Some(300_000.0));
     // Half the work left at the typical pace: now + 150 s.
     assert_eq!(daily.eta, Some(at(150)));
 
     let static_ = &status[1];
-    assert_eq!(static_.latest.run_id, failed_run);
-    assert_eq!(static_.latest.state, RunState::Failed);
-    assert_eq!(static_.latest.elapsed_ms, Some(60_000));
+    assert_eq!(static_.latest.as_ref().unwrap().run_id, failed_run);
+    assert_eq!(static_.state, RunState::Failed);
+    assert_eq!(static_.latest.as_ref().unwrap().elapsed_ms, Some(60_000));
     assert_eq!(static_.typical_duration_ms, None);
     assert_eq!(static_.eta, None);
-    assert_eq!(static_.latest.error_fingerprint, Some(fingerprint(Some("simpleError"), message)));
+    assert_eq!(
+        static_.latest.as_ref().unwrap().error_fingerprint,
+        Some(fingerprint(Some("simpleError"), message))
+    );
+}
+
+/// Expected scripts (a scripts directory and a list) without a run are listed
+/// as `never_run`, in category and name order among the others.
+pub(crate) async fn current_status_lists_expected_scripts_that_never_ran(h: Harness) {
+    let store = &h.store;
+    let dir = std::env::temp_dir().join(format!("pipetrack-scripts-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("DAILY_09_subdir.R")).unwrap();
+    for file in [
+        "DAILY_01_BDC_Locations.R",
+        "DAILY_03_Hexagon.py",
+        "ANNUAL_DEC_01_Broadband.Rmd",
+        "STATIC_04_Report.qmd",
+        "PREREQ_01_setup.sh",
+        "helper.R",
+        "DAILY_05_notes.txt",
+        "Makefile",
+    ] {
+        std::fs::write(dir.join(file), "").unwrap();
+    }
+    let from_dir = monitor_queries::scripts_in_dir(&dir).unwrap();
+    assert_eq!(
+        from_dir,
+        [
+            "ANNUAL_DEC_01_Broadband.Rmd",
+            "DAILY_01_BDC_Locations.R",
+            "DAILY_03_Hexagon.py",
+            "PREREQ_01_setup.sh",
+            "STATIC_04_Report.qmd"
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(monitor_queries::scripts_in_dir(&dir).unwrap_err().to_string().contains("cannot read"));
+
+    add(store, Spec::new("DAILY_01_BDC_Locations.R", at(0), 60, End::Completed)).await;
+    add(store, Spec::new("STATIC_02_Technology_Codes.R", at(100), 60, End::Completed)).await;
+    let mut config = MonitorConfig { cache_ttl: Duration::zero(), ..MonitorConfig::default() };
+    config.add_expected(from_dir);
+    config.add_expected(["DAILY_02_Provider_Tables.R".to_owned(), "DAILY_03_Hexagon.py".to_owned()]);
+    let (monitor, _clock) = monitor_with(store, at(500), config);
+    let status = monitor.current_status().await.unwrap();
+    let rows: Vec<(&str, &str, RunState, i64)> =
+        status.iter().map(|s| (s.category.as_str(), s.script_name.as_str(), s.state, s.run_count)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("ANNUAL_DEC", "ANNUAL_DEC_01_Broadband.Rmd", RunState::NeverRun, 0),
+            ("DAILY", "DAILY_01_BDC_Locations.R", RunState::Completed, 1),
+            ("DAILY", "DAILY_02_Provider_Tables.R", RunState::NeverRun, 0),
+            ("DAILY", "DAILY_03_Hexagon.py", RunState::NeverRun, 0),
+            ("PREREQ", "PREREQ_01_setup.sh", RunState::NeverRun, 0),
+            ("STATIC", "STATIC_02_Technology_Codes.R", RunState::Completed, 1),
+            ("STATIC", "STATIC_04_Report.qmd", RunState::NeverRun, 0),
+        ]
+    );
+    assert!(status.iter().all(|s| s.latest.is_none() == (s.state == RunState::NeverRun)));
+    let json = serde_json::to_value(&status[0]).unwrap();
+    assert_eq!((json["state"].as_str(), json["latest"].is_null()), (Some("never_run"), true));
 }
 
 pub(crate) async fn stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs(h: Harness) {
@@ -83,13 +144,13 @@ pub(crate) async fn stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs(
     let (monitor, clock) = monitor(store, at(2010));
 
     // 2000 s without progress, threshold max(3 x 760 s, 10 min) = 2280 s.
-    assert_eq!(monitor.current_status().await.unwrap()[0].latest.state, RunState::Running);
+    assert_eq!(monitor.current_status().await.unwrap()[0].state, RunState::Running);
     assert!(monitor.stalled_runs().await.unwrap().is_empty());
     assert!(monitor.lost_runs().await.unwrap().is_empty());
 
     store.append(vec![session.heartbeat(at(2300)).unwrap()]).await.unwrap();
     clock.set(at(2310)); // 2300 s without progress, heartbeat 10 s old
-    assert_eq!(monitor.current_status().await.unwrap()[0].latest.state, RunState::Stalled);
+    assert_eq!(monitor.current_status().await.unwrap()[0].state, RunState::Stalled);
     assert_eq!(ids(&monitor.stalled_runs().await.unwrap()), [id]);
     assert!(monitor.lost_runs().await.unwrap().is_empty());
     assert_eq!(monitor.current_status().await.unwrap()[0].eta, None, "no ETA for a stalled run");
@@ -99,13 +160,13 @@ pub(crate) async fn stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs(
     clock.set(at(2300 + 121));
     assert_eq!(ids(&monitor.lost_runs().await.unwrap()), [id]);
     assert!(monitor.stalled_runs().await.unwrap().is_empty(), "lost is not also stalled");
-    assert_eq!(monitor.current_status().await.unwrap()[0].latest.state, RunState::Lost);
+    assert_eq!(monitor.current_status().await.unwrap()[0].state, RunState::Lost);
 
     assert_eq!(monitor.mark_lost().await.unwrap(), [id]);
     assert_eq!(store.run(id).await.unwrap().unwrap().status, Some(RunStatus::Lost));
     assert!(monitor.mark_lost().await.unwrap().is_empty(), "nothing left to mark");
     assert!(monitor.lost_runs().await.unwrap().is_empty());
-    let latest = &monitor.current_status().await.unwrap()[0].latest;
+    let latest = monitor.current_status().await.unwrap()[0].latest.clone().unwrap();
     assert_eq!((latest.status, latest.state), (RunStatus::Lost, RunState::Lost));
 
     // The process was alive after all: it reports, the run revives, and can be lost again.
@@ -126,10 +187,10 @@ pub(crate) async fn without_history_a_run_stalls_after_the_fixed_limit(h: Harnes
     let enter = session.enter_task("Download", at(0)).unwrap();
     store.append(vec![first, enter, session.heartbeat(at(3590)).unwrap()]).await.unwrap();
     let (monitor, clock) = monitor(store, at(3595));
-    assert_eq!(monitor.current_status().await.unwrap()[0].latest.state, RunState::Running);
+    assert_eq!(monitor.current_status().await.unwrap()[0].state, RunState::Running);
     store.append(vec![session.heartbeat(at(3650)).unwrap()]).await.unwrap();
     clock.set(at(3660)); // 61 min without progress, heartbeat fresh
-    assert_eq!(monitor.current_status().await.unwrap()[0].latest.state, RunState::Stalled);
+    assert_eq!(monitor.current_status().await.unwrap()[0].state, RunState::Stalled);
     assert_eq!(ids(&monitor.stalled_runs().await.unwrap()), [id]);
 }
 

@@ -27,6 +27,7 @@ macro_rules! both_stores {
 
 both_stores! {
     current_status_shows_each_scripts_latest_run_with_typical_duration_and_eta,
+    current_status_lists_expected_scripts_that_never_ran,
     stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs,
     without_history_a_run_stalls_after_the_fixed_limit,
     history_filters_sorts_and_pages,

@@ -66,6 +66,34 @@ pub(crate) async fn empty_store_explains_how_to_track_a_script(h: Harness) {
     assert!(trends.contains("No completed runs in this range"));
 }
 
+pub(crate) async fn status_page_badges_expected_scripts_that_never_ran(h: Harness) {
+    let h = h.migrated().await;
+    let scripts = h.dir.join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    for file in ["DAILY_99_New_Feed.R", "STATIC_09_Lookup.py", "notes.R", "DAILY_98_readme.md"] {
+        std::fs::write(scripts.join(file), "").unwrap();
+    }
+    let expected = monitor_queries::scripts_in_dir(&scripts).unwrap();
+    assert_eq!(expected, ["DAILY_99_New_Feed.R", "STATIC_09_Lookup.py"]);
+    let h = h.expecting(expected);
+    seed(&h).await;
+    let html = get(&h.app(), "/").await.text();
+    assert_eq!(count(&html, "<span class=\"badge b-never_run\">never run</span>"), 2);
+    assert!(html.contains("<span class=\"script-name\">DAILY_99_New_Feed.R</span>"), "no link to a run");
+    assert!(html.contains("<dt>Last run</dt><dd>never</dd>"));
+    assert!(!html.contains("No runs yet"));
+    let json = get(&h.app(), "/api/v1/status").await.json();
+    let never: Vec<&str> = json["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] == "never_run" && s["latest"].is_null())
+        .map(|s| s["script_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(never, ["DAILY_99_New_Feed.R", "STATIC_09_Lookup.py"]);
+    assert_eq!(json["scripts"].as_array().unwrap().len(), 7);
+}
+
 pub(crate) async fn api_status_gives_the_read_models_answers(h: Harness) {
     let h = h.migrated().await;
     seed(&h).await;

@@ -96,6 +96,14 @@ impl Harness {
         }
     }
 
+    /// The same store, read by a monitor that expects these scripts.
+    pub(crate) fn expecting(mut self, scripts: Vec<String>) -> Self {
+        let mut config = MonitorConfig { cache_ttl: chrono::Duration::zero(), ..MonitorConfig::default() };
+        config.add_expected(scripts);
+        self.monitor = Monitor::new(self.store.clone(), config).with_clock(Arc::new(self.clock.clone()));
+        self
+    }
+
     pub(crate) async fn migrated(self) -> Self {
         self.store.migrate().await.expect("migrate");
         self

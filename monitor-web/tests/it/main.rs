@@ -30,6 +30,7 @@ both_backends! {
     status_page_groups_scripts_with_badges_progress_and_summary,
     empty_store_explains_how_to_track_a_script,
     api_status_gives_the_read_models_answers,
+    status_page_badges_expected_scripts_that_never_ran,
     run_page_shows_tasks_pending_messages_and_samples,
     failed_run_shows_error_traceback_and_log,
     history_filters_sorts_and_pages_with_keyset_cursors,

@@ -37,9 +37,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Errors(args) => errors::run(&config(cli.database_url.as_deref())?, &args, color).await,
         Command::Export(args) => export::run(&config(cli.database_url.as_deref())?, &args).await,
-        Command::Serve(args) => {
-            serve::run(&config(cli.database_url.as_deref())?, args.bind, args.live_every).await
-        }
+        Command::Serve(args) => serve::run(&config(cli.database_url.as_deref())?, &args).await,
         Command::Demo(args) => {
             demo::run(demo::DemoOptions {
                 bind: args.bind,

@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use monitor_queries::{Monitor, MonitorConfig};
+use monitor_queries::{Monitor, MonitorConfig, scripts_in_dir};
 use monitor_web::{Auth, ServeOptions};
 use tracker_db::StoreConfig;
 
+use crate::cli::ServeArgs;
 use crate::commands::open_for_reading;
 use crate::output::{error_line, print};
 
@@ -37,8 +38,8 @@ pub(crate) fn options(bind: SocketAddr, live_secs: u64) -> Result<ServeOptions, 
     Ok(ServeOptions::new(bind, auth)?.live_interval(Duration::from_secs(live_secs.max(1))))
 }
 
-pub(crate) async fn run(config: &StoreConfig, bind: SocketAddr, live_secs: u64) -> anyhow::Result<ExitCode> {
-    let options = match options(bind, live_secs) {
+pub(crate) async fn run(config: &StoreConfig, args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let options = match options(args.bind, args.live_every) {
         Ok(options) => options,
         Err(err) => {
             error_line(&err.to_string());
@@ -47,7 +48,11 @@ pub(crate) async fn run(config: &StoreConfig, bind: SocketAddr, live_secs: u64) 
     };
     let store = open_for_reading(config).await?;
     let location = store.location();
-    let monitor = Monitor::new(store, MonitorConfig::from_env()?);
+    let mut settings = MonitorConfig::from_env()?;
+    if let Some(dir) = &args.scripts_dir {
+        settings.add_expected(scripts_in_dir(dir)?);
+    }
+    let monitor = Monitor::new(store, settings);
     let server = monitor_web::bind(monitor, options).await?;
     print(&format!("pipetrack dashboard on {} (store: {location}); Ctrl-C to stop", server.url()));
     server.run(stop_signal()).await?;

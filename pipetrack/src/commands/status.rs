@@ -42,6 +42,7 @@ pub(crate) fn state_cell(state: RunState, color: bool) -> Cell {
         RunState::Failed => Color::Red,
         RunState::Stalled | RunState::Cancelled => Color::Yellow,
         RunState::Lost => Color::Magenta,
+        RunState::NeverRun => Color::Reset,
     })
 }
 
@@ -73,7 +74,10 @@ pub(crate) fn render(scripts: &[ScriptStatus], now: DateTime<Utc>, color: bool) 
     let mut rows: Vec<Vec<String>> = scripts
         .iter()
         .map(|script| {
-            let run = &script.latest;
+            let Some(run) = &script.latest else {
+                let never = ["never run", "-", "-", "-", "-", "-"].map(str::to_owned);
+                return std::iter::once(script.script_name.clone()).chain(never).collect();
+            };
             let task = if matches!(run.state, RunState::Running | RunState::Stalled | RunState::Lost) {
                 run.current_task.as_deref().unwrap_or("-")
             } else {
@@ -96,7 +100,9 @@ pub(crate) fn render(scripts: &[ScriptStatus], now: DateTime<Utc>, color: bool) 
     t.set_content_arrangement(ContentArrangement::Disabled);
     for (row, script) in rows.into_iter().zip(scripts) {
         let mut cells: Vec<Cell> = row.into_iter().map(Cell::new).collect();
-        cells[1] = state_cell(script.latest.state, color);
+        if script.latest.is_some() {
+            cells[1] = state_cell(script.state, color);
+        }
         t.add_row(cells);
     }
     t.to_string()
