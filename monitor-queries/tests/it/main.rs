@@ -10,7 +10,7 @@ macro_rules! both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::cases::$name(crate::harness::Harness::sqlite().await).await;
+                    crate::cases::$name(crate::harness::sqlite().await).await;
                 }
             )*
         }
@@ -18,7 +18,7 @@ macro_rules! both_stores {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::cases::$name(crate::harness::Harness::postgres().await).await;
+                    crate::cases::$name(crate::harness::postgres().await).await;
                 }
             )*
         }

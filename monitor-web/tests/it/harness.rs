@@ -1,11 +1,11 @@
 //! Test stores: a fresh SQLite file or a fresh Postgres schema per test, and a
 //! dashboard router over it with a clock standing still.
 //!
-//! Postgres comes from `PIPETRACK_TEST_PG_URL` (scripts/ensure-postgres sets it),
-//! else 127.0.0.1:5432. A missing server fails the test: never skipped.
+//! The store comes from the `test-support` crate: Postgres from
+//! `PIPETRACK_TEST_PG_URL` (scripts/ensure-postgres sets it), else
+//! 127.0.0.1:5432; a missing server fails the test, never skipped.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,11 +13,9 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{DateTime, TimeZone, Utc};
 use monitor_queries::{ManualClock, Monitor, MonitorConfig};
 use monitor_web::{AppState, Auth};
+use test_support::TestStore;
 use tower::ServiceExt;
-use tracker_db::config::Source;
-use tracker_db::{Store, StoreConfig};
-
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+use tracker_db::Store;
 
 /// The CSRF cookie the tests' browser holds.
 pub(crate) const CSRF: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -27,23 +25,14 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap()
 }
 
-fn unique(prefix: &str) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), &random[..8])
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Schema { admin_url: String, schema: String },
-}
-
-/// A store, a monitor over it with a manual clock, and what it takes to throw them away.
+/// A store, a monitor over it with a manual clock, and a scratch directory
+/// (log files); all thrown away when dropped.
 pub(crate) struct Harness {
     pub(crate) store: Store,
     pub(crate) clock: ManualClock,
     pub(crate) monitor: Monitor,
     pub(crate) dir: std::path::PathBuf,
-    cleanup: Cleanup,
+    _test: TestStore,
 }
 
 fn monitor_over(store: &Store, clock: &ManualClock) -> Monitor {
@@ -52,48 +41,25 @@ fn monitor_over(store: &Store, clock: &ManualClock) -> Monitor {
 }
 
 impl Harness {
-    pub(crate) async fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(unique("pipetrack_web"));
+    fn over(test: TestStore) -> Self {
+        let dir = std::env::temp_dir().join(test_support::unique("pipetrack_web"));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.db");
-        let store = Store::open(&StoreConfig::sqlite(&path, Source::Code)).await.expect("open sqlite");
         let clock = ManualClock::new(now());
         Harness {
-            monitor: monitor_over(&store, &clock),
-            store,
+            monitor: monitor_over(&test.store, &clock),
+            store: test.store.clone(),
             clock,
-            cleanup: Cleanup::File(dir.clone()),
             dir,
+            _test: test,
         }
     }
 
+    pub(crate) async fn sqlite() -> Self {
+        Self::over(TestStore::sqlite("pipetrack_web").await)
+    }
+
     pub(crate) async fn postgres() -> Self {
-        let admin_url = std::env::var("PIPETRACK_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let schema = unique("pt_web");
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
-        let config =
-            StoreConfig::from_url(&format!("{admin_url}{separator}schema={schema}"), Source::Code).unwrap();
-        let store = Store::open(&config).await.unwrap_or_else(|err| {
-            panic!(
-                "Postgres is required for these tests and could not be reached: {err}\n\
-                 Run scripts/test (it starts a throwaway server) or set PIPETRACK_TEST_PG_URL."
-            )
-        });
-        store
-            .execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"), Vec::new())
-            .await
-            .expect("create schema");
-        let dir = std::env::temp_dir().join(unique("pipetrack_web"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let clock = ManualClock::new(now());
-        Harness {
-            monitor: monitor_over(&store, &clock),
-            store,
-            clock,
-            cleanup: Cleanup::Schema { admin_url, schema },
-            dir,
-        }
+        Self::over(TestStore::postgres("pt_web").await)
     }
 
     /// The same store, read by a monitor that expects these scripts.
@@ -126,27 +92,6 @@ impl Harness {
 impl Drop for Harness {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        match &self.cleanup {
-            Cleanup::File(dir) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            Cleanup::Schema { admin_url, schema } => {
-                let (admin_url, schema) = (admin_url.clone(), schema.clone());
-                let _ = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    runtime.block_on(async {
-                        if let Ok(store) =
-                            Store::open(&StoreConfig::from_url(&admin_url, Source::Code).unwrap()).await
-                        {
-                            let _ = store
-                                .execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), Vec::new())
-                                .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
     }
 }
 
