@@ -9,7 +9,7 @@
 //!   `stall_without_history`.
 
 use chrono::Duration;
-use tracker_core::{Event, EventKind, RunEnd, RunId, RunStatus, StreamId};
+use tracker_core::{Event, RunId};
 
 use crate::Monitor;
 use crate::error::Result;
@@ -67,18 +67,9 @@ impl Monitor {
         let seq = u64::try_from(now.timestamp_millis()).unwrap_or(1).max(1);
         let events: Vec<Event> = lost
             .iter()
-            .map(|run| Event {
-                run_id: run.run_id,
-                stream: StreamId::MONITOR,
-                seq,
-                // Never before the run's last sign of life, even if clocks disagree.
-                at: now.max(run.heartbeat_at + Duration::milliseconds(1)),
-                kind: EventKind::RunFinished(Box::new(RunEnd {
-                    status: RunStatus::Lost,
-                    exit_code: None,
-                    signal: None,
-                    error: None,
-                })),
+            // Never before the run's last sign of life, even if clocks disagree.
+            .map(|run| {
+                Event::marked_lost(run.run_id, seq, now.max(run.heartbeat_at + Duration::milliseconds(1)))
             })
             .collect();
         let outcome = self.store.append(events).await?;

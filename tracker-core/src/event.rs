@@ -28,6 +28,24 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event a monitor appends (on [`StreamId::MONITOR`]) to close a run whose
+    /// process is gone: the run becomes `lost`. `seq` must grow with each mark of
+    /// the same run (monitors use the time in milliseconds).
+    pub fn marked_lost(run_id: RunId, seq: u64, at: DateTime<Utc>) -> Event {
+        Event {
+            run_id,
+            stream: StreamId::MONITOR,
+            seq,
+            at,
+            kind: EventKind::RunFinished(Box::new(RunEnd {
+                status: RunStatus::Lost,
+                exit_code: None,
+                signal: None,
+                error: None,
+            })),
+        }
+    }
+
     /// Whether the background writer may merge this event with a later one of the
     /// same stream (only progress/message updates: transitions, task boundaries and
     /// errors are never merged).

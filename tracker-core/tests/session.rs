@@ -200,18 +200,7 @@ fn the_projection_refuses_what_the_lifecycle_forbids_and_stays_unchanged() {
     let mut late_child = fork;
     let late = late_child.enter_task("late", t(2)).unwrap();
     assert!(matches!(row.apply(&late), Err(CoreError::RunFinished { .. })));
-    let lost = Event {
-        run_id: row.run_id.unwrap(),
-        stream: StreamId::MONITOR,
-        seq: 1,
-        at: t(3),
-        kind: EventKind::RunFinished(Box::new(RunEnd {
-            status: RunStatus::Lost,
-            exit_code: None,
-            signal: None,
-            error: None,
-        })),
-    };
+    let lost = Event::marked_lost(row.run_id.unwrap(), 1, t(3));
     assert_eq!(
         row.apply(&lost).unwrap_err(),
         CoreError::IllegalTransition { from: RunStatus::Completed, to: RunStatus::Lost }
@@ -222,18 +211,7 @@ fn the_projection_refuses_what_the_lifecycle_forbids_and_stays_unchanged() {
 #[test]
 fn a_lost_run_can_still_be_closed_by_a_late_finish() {
     let (mut s, start) = Session::start(RunId::from_parts(1, [11; 10]), meta(None), t(0)).unwrap();
-    let lost = Event {
-        run_id: start.run_id,
-        stream: StreamId::MONITOR,
-        seq: 1,
-        at: t(100),
-        kind: EventKind::RunFinished(Box::new(RunEnd {
-            status: RunStatus::Lost,
-            exit_code: None,
-            signal: None,
-            error: None,
-        })),
-    };
+    let lost = Event::marked_lost(start.run_id, 1, t(100));
     let finish = s.finish(completed(), t(101)).unwrap();
     let (row, _) = fold(&[vec![start, lost], finish].concat());
     assert_eq!(row.status, Some(RunStatus::Completed));
@@ -421,18 +399,7 @@ fn task_change_close_open_only_touches_running_tasks() {
 #[test]
 fn a_lost_run_that_reports_again_is_running_again() {
     let (mut s, start) = Session::start(RunId::from_parts(1, [16; 10]), meta(None), t(0)).unwrap();
-    let lost = Event {
-        run_id: start.run_id,
-        stream: StreamId::MONITOR,
-        seq: 1,
-        at: t(100),
-        kind: EventKind::RunFinished(Box::new(RunEnd {
-            status: RunStatus::Lost,
-            exit_code: None,
-            signal: None,
-            error: None,
-        })),
-    };
+    let lost = Event::marked_lost(start.run_id, 1, t(100));
     let (row, _) = fold(&[start.clone(), lost.clone()]);
     assert_eq!((row.status, row.finished_at), (Some(RunStatus::Lost), Some(t(100))));
     let (row, _) = fold(&[start, lost, s.enter_task("still here", t(101)).unwrap()]);

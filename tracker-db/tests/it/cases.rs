@@ -181,18 +181,7 @@ pub(crate) async fn every_final_status_is_stored(h: Harness) {
     let run_id = new_run_id();
     let (mut s, start) = Session::start(run_id, meta("DAILY_03.R", None), t(0)).unwrap();
     h.store.append(vec![start, s.enter_task("Slow download", t(1)).unwrap()]).await.unwrap();
-    let lost = Event {
-        run_id,
-        stream: StreamId::MONITOR,
-        seq: 1,
-        at: t(100),
-        kind: EventKind::RunFinished(Box::new(RunEnd {
-            status: RunStatus::Lost,
-            exit_code: None,
-            signal: None,
-            error: None,
-        })),
-    };
+    let lost = Event::marked_lost(run_id, 1, t(100));
     h.store.append(vec![lost]).await.unwrap();
     let run = h.store.run(run_id).await.unwrap().unwrap();
     assert_eq!((run.status, run.finished_at), (Some(RunStatus::Lost), Some(t(100))));
@@ -301,18 +290,7 @@ pub(crate) async fn events_replayed_after_a_run_was_marked_lost_rebuild_it(h: Ha
     let (run_id, events) = script_run("DAILY_05.R", 3, Some(RunStatus::Completed), 0);
     // Only the start reached the store; the rest was spooled during an outage.
     h.store.append(events[..1].to_vec()).await.unwrap();
-    let lost = Event {
-        run_id,
-        stream: StreamId::MONITOR,
-        seq: 1,
-        at: t(20),
-        kind: EventKind::RunFinished(Box::new(RunEnd {
-            status: RunStatus::Lost,
-            exit_code: None,
-            signal: None,
-            error: None,
-        })),
-    };
+    let lost = Event::marked_lost(run_id, 1, t(20));
     h.store.append(vec![lost]).await.unwrap();
     assert_eq!(h.store.run(run_id).await.unwrap().unwrap().status, Some(RunStatus::Lost));
     // The spool is replayed: events older than the lost mark arrive.
