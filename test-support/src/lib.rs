@@ -122,3 +122,30 @@ impl Drop for TestStore {
         }
     }
 }
+
+/// Runs every listed case on both stores: expands to `mod sqlite` and
+/// `mod postgres`, each with one `#[tokio::test]` per name that calls
+/// `crate::cases::NAME(crate::harness::sqlite().await)` (or `postgres()`).
+/// The calling test crate provides those two modules and tokio.
+#[macro_export]
+#[allow(clippy::crate_in_macro_def)] // `crate` is meant: the cases and harness are the calling test crate's
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::cases::$name(crate::harness::sqlite().await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    crate::cases::$name(crate::harness::postgres().await).await;
+                }
+            )*
+        }
+    };
+}

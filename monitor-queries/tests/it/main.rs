@@ -4,28 +4,7 @@ mod cases;
 mod fixtures;
 mod harness;
 
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::cases::$name(crate::harness::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::cases::$name(crate::harness::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-both_stores! {
+test_support::on_both_stores! {
     current_status_shows_each_scripts_latest_run_with_typical_duration_and_eta,
     current_status_lists_expected_scripts_that_never_ran,
     stalled_and_lost_follow_the_clock_and_mark_lost_closes_runs,

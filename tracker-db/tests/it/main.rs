@@ -5,28 +5,7 @@ mod harness;
 mod roles;
 mod worker;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::cases::$name(crate::harness::sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    crate::cases::$name(crate::harness::postgres().await).await;
-                }
-            )*
-        }
-    };
-}
-
-contract! {
+test_support::on_both_stores! {
     migrations_apply_from_empty_and_rerun_as_no_op,
     an_unmigrated_store_says_to_run_migrate,
     a_full_run_lands_in_runs_tasks_events_and_scripts,
