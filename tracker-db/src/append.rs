@@ -79,18 +79,27 @@ pub(crate) struct RunWrite {
     pub row: RunRow,
     /// The run row did not exist before: count a new run for the script.
     pub new_run: bool,
+    /// The run was first stored under another script name (a joined process's
+    /// start arrived before the main one): that script no longer counts it.
+    pub renamed_from: Option<String>,
     pub tasks: TaskWrites,
 }
 
 /// Whether the run must be rebuilt from all its events rather than updated with
-/// the new ones: its start arrived after other events, or events arrived that
-/// predate its end (a spool replayed after the run was marked lost).
+/// the new ones: its start arrived after other events; the main process's start
+/// arrived after a joined process's (the row holds the joiner's metadata); or
+/// events arrived that predate its end (a spool replayed after the run was
+/// marked lost).
 pub(crate) fn needs_rebuild(existing: Option<&RunRow>, inserted: &[&Event], stored_before: usize) -> bool {
     match existing {
         None => stored_before > 0 && inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))),
-        Some(row) => row.finished_at.is_some_and(|end| {
-            inserted.iter().any(|e| e.at < end && !matches!(e.kind, EventKind::ResourceSample(_)))
-        }),
+        Some(row) => {
+            // Only new events are here: a main start among them was not stored before.
+            inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_)) && e.stream == StreamId::MAIN)
+                || row.finished_at.is_some_and(|end| {
+                    inserted.iter().any(|e| e.at < end && !matches!(e.kind, EventKind::ResourceSample(_)))
+                })
+        }
     }
 }
 
@@ -144,15 +153,22 @@ pub(crate) fn plan_incremental(
         }
     }
     let inserts = order.into_iter().filter_map(|key| new_tasks.remove(&key)).collect();
-    Some(RunWrite { row, new_run, tasks: TaskWrites { replace: false, inserts, updates } })
-}
-
-/// Rebuilds a run from all its stored events.
-pub(crate) fn plan_rebuild(all: &[Event], new_run: bool) -> Option<RunWrite> {
-    let (row, tasks) = rebuild(all)?;
     Some(RunWrite {
         row,
         new_run,
+        renamed_from: None,
+        tasks: TaskWrites { replace: false, inserts, updates },
+    })
+}
+
+/// Rebuilds a run from all its stored events; `existing` is its row before.
+pub(crate) fn plan_rebuild(all: &[Event], existing: Option<&RunRow>) -> Option<RunWrite> {
+    let (row, tasks) = rebuild(all)?;
+    let renamed_from = existing.map(|old| &old.script_name).filter(|old| **old != row.script_name).cloned();
+    Some(RunWrite {
+        new_run: existing.is_none() || renamed_from.is_some(),
+        row,
+        renamed_from,
         tasks: TaskWrites { replace: true, inserts: tasks.into_values().collect(), updates: Vec::new() },
     })
 }
@@ -174,6 +190,18 @@ pub(crate) mod sql {
          WHERE run_id = $1 AND stream = $2 AND task_number = $3";
     pub(crate) const CLOSE_OPEN_TASKS: &str =
         "UPDATE tasks SET status = $2, finished_at = $3 WHERE run_id = $1 AND status = 'running'";
+    /// A run moved to another script: the old one stops counting it, is
+    /// removed when it has no run left, and otherwise points at its latest
+    /// remaining run (the moved row is already upserted under its new name).
+    pub(crate) const UNCOUNT_SCRIPT: &str =
+        "UPDATE scripts SET run_count = run_count - 1 WHERE script_name = $1";
+    pub(crate) const DROP_EMPTY_SCRIPT: &str =
+        "DELETE FROM scripts WHERE script_name = $1 AND run_count <= 0";
+    pub(crate) const REPOINT_SCRIPT: &str = "UPDATE scripts SET \
+         latest_run_id = (SELECT r.run_id FROM runs r WHERE r.script_name = $1 \
+             ORDER BY r.started_at DESC LIMIT 1), \
+         latest_started_at = (SELECT max(r.started_at) FROM runs r WHERE r.script_name = $1) \
+         WHERE script_name = $1 AND latest_run_id = $2";
     pub(crate) const UPSERT_SCRIPT: &str = "INSERT INTO scripts \
          (script_name, category, latest_run_id, latest_started_at, first_seen_at, run_count) \
          VALUES ($1, $2, $3, $4, $4, $5) \
@@ -247,6 +275,12 @@ pub(crate) fn task_and_script_statements(
                 vec![id.clone(), status.as_str().into(), (*at).into()],
             )),
         }
+    }
+    if let Some(old) = &write.renamed_from {
+        let name: Value = old.clone().into();
+        statements.push((sql::UNCOUNT_SCRIPT.to_owned(), vec![name.clone()]));
+        statements.push((sql::DROP_EMPTY_SCRIPT.to_owned(), vec![name.clone()]));
+        statements.push((sql::REPOINT_SCRIPT.to_owned(), vec![name, id.clone()]));
     }
     if write.new_run || write.tasks.replace {
         statements.push((

@@ -207,7 +207,7 @@ impl PgStore {
                 let stmt = tx.prepare_cached(sql::SELECT_EVENTS).await.map_err(e)?;
                 let rows = convert_rows(&stmt, &tx.query(&stmt, &[&uuid]).await.map_err(e)?)?;
                 let all = rows.iter().map(event_from_row).collect::<Result<Vec<_>>>()?;
-                append::plan_rebuild(&all, existing.is_none())
+                append::plan_rebuild(&all, existing.as_ref())
             } else {
                 append::plan_incremental(existing, &inserted, &mut outcome)
             };

@@ -312,7 +312,7 @@ fn append_blocking(conn: &mut Connection, events: &[Event]) -> Result<AppendOutc
         }
         let write = if append::needs_rebuild(existing.as_ref(), &inserted, stored_before) {
             let all = load_events(&tx, run_id)?;
-            append::plan_rebuild(&all, existing.is_none())
+            append::plan_rebuild(&all, existing.as_ref())
         } else {
             append::plan_incremental(existing, &inserted, &mut outcome)
         };

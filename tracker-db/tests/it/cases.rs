@@ -285,6 +285,60 @@ pub(crate) async fn events_before_the_start_wait_then_fold_in(h: Harness) {
     assert_eq!(outcome.duplicates, 1);
 }
 
+pub(crate) async fn a_joined_process_stored_first_gives_way_to_the_main_start(h: Harness) {
+    let h = h.migrated().await;
+    let (earlier, earlier_events) = script_run("worker.R", 1, Some(RunStatus::Completed), -100);
+    h.store.append(earlier_events).await.unwrap();
+    let run_id = new_run_id();
+    let (mut main, start) = Session::start(run_id, meta("ANNUAL_DEC_01_Test.R", Some(2)), t(0)).unwrap();
+    // A PSOCK worker joins the run (inherited run id); its batch lands before the parent's.
+    let (mut worker, joined) =
+        Session::join(run_id, StreamId::from_random([9; 8]), meta("worker.R", None), t(1)).unwrap();
+    let worker_events = vec![
+        joined,
+        worker.enter_task("Chunk 1", t(2)).unwrap(),
+        worker.exit_task(TaskStatus::Completed, t(3)).unwrap(),
+    ];
+    h.store.append(worker_events).await.unwrap();
+    let early = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(early.script_name, "worker.R", "the joiner's metadata is all there is so far");
+    let mut events = vec![start, main.enter_task("Load", t(4)).unwrap()];
+    events.push(main.exit_task(TaskStatus::Completed, t(5)).unwrap());
+    events.extend(main.finish(end(RunStatus::Completed), t(6)).unwrap());
+    h.store.append(events).await.unwrap();
+    let run = h.store.run(run_id).await.unwrap().unwrap();
+    assert_eq!(run.script_name, "ANNUAL_DEC_01_Test.R");
+    assert_eq!(run.category, "ANNUAL_DEC");
+    assert_eq!(run.status, Some(RunStatus::Completed));
+    assert_eq!(run.started_at, Some(t(0)));
+    let mut names: Vec<String> = h.store.tasks(run_id).await.unwrap().into_iter().map(|t| t.name).collect();
+    names.sort();
+    assert_eq!(names, ["Chunk 1", "Load"]);
+    let scripts = h
+        .store
+        .query("SELECT script_name, run_count, latest_run_id FROM scripts ORDER BY script_name", Vec::new())
+        .await
+        .unwrap();
+    let rows: Vec<(String, i64, String)> = scripts
+        .iter()
+        .map(|r| {
+            (
+                r.text("script_name").unwrap().unwrap(),
+                r.int("run_count").unwrap().unwrap(),
+                r.uuid("latest_run_id").unwrap().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("ANNUAL_DEC_01_Test.R".to_owned(), 1, run_id.to_string()),
+            ("worker.R".to_owned(), 1, earlier.to_string()),
+        ],
+        "the worker's script keeps only its own run and points back at it"
+    );
+}
+
 pub(crate) async fn events_replayed_after_a_run_was_marked_lost_rebuild_it(h: Harness) {
     let h = h.migrated().await;
     let (run_id, events) = script_run("DAILY_05.R", 3, Some(RunStatus::Completed), 0);
