@@ -177,6 +177,8 @@ pub(crate) fn plan_rebuild(all: &[Event], existing: Option<&RunRow>) -> Option<R
 pub(crate) mod sql {
     pub(crate) const SELECT_RUN: &str = "SELECT * FROM runs WHERE run_id = $1";
     pub(crate) const COUNT_EVENTS: &str = "SELECT count(*) AS n FROM events WHERE run_id = $1";
+    /// Whether any event of the run is stored (one index probe).
+    pub(crate) const ANY_EVENTS: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE run_id = $1) AS any";
     pub(crate) const SELECT_EVENTS: &str =
         "SELECT run_id, stream, seq, at, payload FROM events WHERE run_id = $1 ORDER BY at, stream, seq";
     pub(crate) const DELETE_TASKS: &str = "DELETE FROM tasks WHERE run_id = $1";

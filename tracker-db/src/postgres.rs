@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join_all, try_join4, try_join5};
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
-use tracker_core::{Event, EventKind, RunId, StreamId, TaskRow};
+use tracker_core::{Event, EventKind, RunId, TaskRow};
 
 use crate::append::{self, AppendOutcome, sql};
 use crate::config::PostgresConfig;
@@ -174,38 +174,96 @@ impl PgStore {
     }
 
     /// Appends a batch in one transaction (see [`crate::Store::append`]).
+    ///
+    /// Rows are inserted without `ON CONFLICT`: a speculative insert costs
+    /// Postgres about twice a plain one, and duplicates only come from a
+    /// replayed batch. When one comes, the transaction fails on the primary key
+    /// and the batch is appended again, skipping what is stored.
     pub async fn append(&self, events: Vec<Event>) -> Result<AppendOutcome> {
         let groups = append::validate_batch(&events)?;
+        match self.append_groups(&groups, Inserts::Plain).await {
+            Err(Failure::Pg(err))
+                if err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+            {
+                self.append_groups(&groups, Inserts::SkipStored).await
+            }
+            other => other,
+        }
+        .map_err(|failure| match failure {
+            Failure::Pg(err) => self.pg_err(err),
+            Failure::Db(err) => err,
+        })
+    }
+
+    /// Each run takes two round trips, its statements pipelined (sent back to
+    /// back, executed in order): lock, read and insert; then the projections.
+    async fn append_groups(
+        &self,
+        groups: &std::collections::BTreeMap<RunId, Vec<&Event>>,
+        mode: Inserts,
+    ) -> std::result::Result<AppendOutcome, Failure> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| self.pg_err(e))?;
+        let tx = client.transaction().await?;
         let mut outcome = AppendOutcome::default();
-        let e = |err| self.pg_err(err);
-        let upsert_run = tx.prepare_cached(&upsert_sql("runs", RUN_COLUMNS, &["run_id"])).await.map_err(e)?;
-        for (run_id, group) in groups {
+        let upsert_run = tx.prepare_cached(&upsert_sql("runs", RUN_COLUMNS, &["run_id"])).await?;
+        let advisory_lock = tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?;
+        let select_run = tx.prepare_cached(sql::SELECT_RUN).await?;
+        let any_events = tx.prepare_cached(sql::ANY_EVENTS).await?;
+        let insert_events = tx.prepare_cached(&EventColumns::sql(mode)).await?;
+        let insert_samples = tx.prepare_cached(&SampleColumns::sql(mode)).await?;
+        let insert_tasks = tx.prepare_cached(&TaskColumns::sql(mode)).await?;
+        let delete_tasks = tx.prepare_cached(sql::DELETE_TASKS).await?;
+        for (&run_id, group) in groups {
             let uuid = run_id.as_uuid();
-            // Writers of the same run (a parent and its forked children) take turns.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key(run_id)]).await.map_err(e)?;
-            let stmt = tx.prepare_cached(sql::SELECT_RUN).await.map_err(e)?;
-            let existing = convert_rows(&stmt, &tx.query(&stmt, &[&uuid]).await.map_err(e)?)?
-                .first()
-                .map(run_from_row)
-                .transpose()?;
-            let stored_before = if existing.is_none() {
-                let stmt = tx.prepare_cached(sql::COUNT_EVENTS).await.map_err(e)?;
-                tx.query_one(&stmt, &[&uuid]).await.map_err(e)?.get::<_, i64>(0) as usize
-            } else {
-                0
+            let key = lock_key(run_id);
+            let events = EventColumns::new(group);
+            // Writers of the same run (a parent and its forked children) take
+            // turns: the lock comes first, then the reads see what they committed.
+            let (key_param, run_param): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 1]) =
+                ([&key], [&uuid]);
+            let lock = tx.execute(&advisory_lock, &key_param);
+            let read_run = tx.query(&select_run, &run_param);
+            let read_any = tx.query_one(&any_events, &run_param);
+            let (existing, stored_before, inserted) = match mode {
+                Inserts::Plain => {
+                    // Nothing is stored twice (else the transaction fails): all is new.
+                    let samples = SampleColumns::new(group);
+                    let event_params = events.params(&uuid);
+                    let (_, run_rows, any, _, ()) = try_join5(
+                        lock,
+                        read_run,
+                        read_any,
+                        tx.execute(&insert_events, &event_params),
+                        samples.execute(&tx, &insert_samples, &uuid),
+                    )
+                    .await?;
+                    (run_rows, any, group.clone())
+                }
+                Inserts::SkipStored => {
+                    let event_params = events.params(&uuid);
+                    let (_, run_rows, any, new) =
+                        try_join4(lock, read_run, read_any, tx.query(&insert_events, &event_params)).await?;
+                    let new: std::collections::HashSet<(i64, i64)> =
+                        new.iter().map(|r| (r.get(0), r.get(1))).collect();
+                    let inserted: Vec<&Event> = group
+                        .iter()
+                        .copied()
+                        .filter(|e| new.contains(&(e.stream.get(), e.seq as i64)))
+                        .collect();
+                    SampleColumns::new(&inserted).execute(&tx, &insert_samples, &uuid).await?;
+                    (run_rows, any, inserted)
+                }
             };
-            let inserted = insert_events(&tx, run_id, &group).await.map_err(e)?;
+            let existing = convert_rows(&select_run, &existing)?.first().map(run_from_row).transpose()?;
+            let stored_before = usize::from(stored_before.get::<_, bool>(0));
             outcome.inserted += inserted.len();
             outcome.duplicates += group.len() - inserted.len();
             if inserted.is_empty() {
                 continue;
             }
-            insert_samples(&tx, run_id, &inserted).await.map_err(e)?;
             let write = if append::needs_rebuild(existing.as_ref(), &inserted, stored_before) {
-                let stmt = tx.prepare_cached(sql::SELECT_EVENTS).await.map_err(e)?;
-                let rows = convert_rows(&stmt, &tx.query(&stmt, &[&uuid]).await.map_err(e)?)?;
+                let stmt = tx.prepare_cached(sql::SELECT_EVENTS).await?;
+                let rows = convert_rows(&stmt, &tx.query(&stmt, &[&uuid]).await?)?;
                 let all = rows.iter().map(event_from_row).collect::<Result<Vec<_>>>()?;
                 append::plan_rebuild(&all, existing.as_ref())
             } else {
@@ -216,22 +274,63 @@ impl PgStore {
             let statements = append::task_and_script_statements(&write, &append::TaskInserts::InBulk);
             let mut prepared = Vec::with_capacity(statements.len());
             for (sql, _) in &statements {
-                prepared.push(tx.prepare_cached(sql).await.map_err(e)?);
+                prepared.push(tx.prepare_cached(sql).await?);
             }
-            // Pipelined: sent back to back, executed in order, one wait.
+            let tasks = TaskColumns::new(&write.tasks.inserts);
             let run_refs = params(&run_params);
             let refs: Vec<Params<'_>> = statements.iter().map(|(_, values)| params(values)).collect();
-            let run_write = tx.execute(&upsert_run, &run_refs);
-            let rest = prepared.iter().zip(&refs).map(|(stmt, values)| tx.execute(stmt, values));
-            run_write.await.map_err(e)?;
-            if write.tasks.replace {
-                tx.execute(sql::DELETE_TASKS, &[&uuid]).await.map_err(e)?;
-            }
-            insert_tasks(&tx, run_id, &write.tasks.inserts).await.map_err(e)?;
-            try_join_all(rest).await.map_err(e)?;
+            // In this order: the run row, a rebuild's delete, the new task rows, then updates.
+            let replace = async {
+                if write.tasks.replace {
+                    tx.execute(&delete_tasks, &[&uuid]).await?;
+                }
+                Ok(())
+            };
+            try_join4(
+                tx.execute(&upsert_run, &run_refs),
+                replace,
+                tasks.execute(&tx, &insert_tasks, &uuid),
+                try_join_all(prepared.iter().zip(&refs).map(|(stmt, values)| tx.execute(stmt, values))),
+            )
+            .await?;
         }
-        tx.commit().await.map_err(e)?;
+        tx.commit().await?;
         Ok(outcome)
+    }
+}
+
+/// Whether inserts may meet rows already stored (a replayed batch).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inserts {
+    /// Plain inserts; a duplicate fails the transaction.
+    Plain,
+    /// `ON CONFLICT DO NOTHING`.
+    SkipStored,
+}
+
+impl Inserts {
+    fn clause(self) -> &'static str {
+        match self {
+            Inserts::Plain => "",
+            Inserts::SkipStored => " ON CONFLICT DO NOTHING",
+        }
+    }
+}
+
+enum Failure {
+    Pg(tokio_postgres::Error),
+    Db(DbError),
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Failure::Pg(err)
+    }
+}
+
+impl From<DbError> for Failure {
+    fn from(err: DbError) -> Self {
+        Failure::Db(err)
     }
 }
 
@@ -240,52 +339,185 @@ fn lock_key(run_id: RunId) -> i64 {
     (high ^ low) as i64
 }
 
-/// Inserts a run's new task rows in one statement (one round trip however many).
-async fn insert_tasks(
-    tx: &deadpool_postgres::Transaction<'_>,
-    run_id: RunId,
-    tasks: &[TaskRow],
-) -> std::result::Result<(), tokio_postgres::Error> {
-    if tasks.is_empty() {
-        return Ok(());
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A run's events as column arrays, inserted in one statement (`unnest`).
+struct EventColumns {
+    streams: Vec<i64>,
+    seqs: Vec<i64>,
+    ats: Vec<chrono::DateTime<chrono::Utc>>,
+    kinds: Vec<&'static str>,
+    payloads: Vec<String>,
+}
+
+impl EventColumns {
+    /// With `ON CONFLICT`, the new rows' keys are returned.
+    fn sql(mode: Inserts) -> String {
+        let returning = if mode == Inserts::SkipStored { " RETURNING stream, seq" } else { "" };
+        format!(
+            "INSERT INTO events (run_id, stream, seq, at, kind, payload) \
+             SELECT $1, s, q, a, k, p::jsonb FROM unnest($2::int8[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[]) \
+             AS t(s, q, a, k, p){}{returning}",
+            mode.clause()
+        )
     }
-    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    let streams: Vec<i64> = tasks.iter().map(|t| t.stream.get()).collect();
-    let numbers: Vec<i64> = tasks.iter().map(|t| i64::from(t.task_number)).collect();
-    let depths: Vec<i64> = tasks.iter().map(|t| i64::from(t.depth)).collect();
-    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
-    let statuses: Vec<&str> = tasks.iter().map(|t| t.status.as_str()).collect();
-    let started: Vec<chrono::DateTime<chrono::Utc>> = tasks.iter().map(|t| t.started_at).collect();
-    let finished: Vec<Option<chrono::DateTime<chrono::Utc>>> = tasks.iter().map(|t| t.finished_at).collect();
-    let messages: Vec<Option<&str>> = tasks.iter().map(|t| t.message.as_deref()).collect();
-    let done: Vec<Option<i64>> = tasks.iter().map(|t| t.progress_done.map(to_i64)).collect();
-    let total: Vec<Option<i64>> = tasks.iter().map(|t| t.progress_total.map(to_i64)).collect();
-    let stmt = tx
-        .prepare_cached(&format!(
+
+    fn new(group: &[&Event]) -> Self {
+        Self {
+            streams: group.iter().map(|e| e.stream.get()).collect(),
+            seqs: group.iter().map(|e| to_i64(e.seq)).collect(),
+            ats: group.iter().map(|e| e.at).collect(),
+            kinds: group.iter().map(|e| e.kind.name()).collect(),
+            payloads: group
+                .iter()
+                .map(|e| serde_json::to_string(&e.kind).unwrap_or_else(|_| "{}".to_owned()))
+                .collect(),
+        }
+    }
+
+    fn params<'a>(&'a self, run: &'a uuid::Uuid) -> [&'a (dyn ToSql + Sync); 6] {
+        [run, &self.streams, &self.seqs, &self.ats, &self.kinds, &self.payloads]
+    }
+}
+
+/// The resource samples among a run's events, as column arrays.
+struct SampleColumns {
+    streams: Vec<i64>,
+    seqs: Vec<i64>,
+    ats: Vec<chrono::DateTime<chrono::Utc>>,
+    rss: Vec<i64>,
+    peak_rss: Vec<i64>,
+    cpu: Vec<f64>,
+    read: Vec<i64>,
+    write: Vec<i64>,
+}
+
+impl SampleColumns {
+    fn sql(mode: Inserts) -> String {
+        format!(
+            "INSERT INTO resource_samples (run_id, stream, seq, at, rss_bytes, peak_rss_bytes, cpu_seconds, read_bytes, write_bytes) \
+             SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::timestamptz[], $5::int8[], $6::int8[], $7::float8[], $8::int8[], $9::int8[]){}",
+            mode.clause()
+        )
+    }
+
+    fn new(events: &[&Event]) -> Self {
+        let mut columns = SampleColumns {
+            streams: Vec::new(),
+            seqs: Vec::new(),
+            ats: Vec::new(),
+            rss: Vec::new(),
+            peak_rss: Vec::new(),
+            cpu: Vec::new(),
+            read: Vec::new(),
+            write: Vec::new(),
+        };
+        for event in events {
+            if let EventKind::ResourceSample(s) = &event.kind {
+                columns.streams.push(event.stream.get());
+                columns.seqs.push(to_i64(event.seq));
+                columns.ats.push(event.at);
+                columns.rss.push(to_i64(s.rss_bytes));
+                columns.peak_rss.push(to_i64(s.peak_rss_bytes));
+                columns.cpu.push(s.cpu_seconds);
+                columns.read.push(to_i64(s.read_bytes));
+                columns.write.push(to_i64(s.write_bytes));
+            }
+        }
+        columns
+    }
+
+    /// Inserts the samples (no statement when there are none).
+    async fn execute(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        stmt: &tokio_postgres::Statement,
+        run: &uuid::Uuid,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        if !self.streams.is_empty() {
+            let values: [&(dyn ToSql + Sync); 9] = [
+                run,
+                &self.streams,
+                &self.seqs,
+                &self.ats,
+                &self.rss,
+                &self.peak_rss,
+                &self.cpu,
+                &self.read,
+                &self.write,
+            ];
+            tx.execute(stmt, &values).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A run's new task rows as column arrays.
+struct TaskColumns<'a> {
+    streams: Vec<i64>,
+    numbers: Vec<i64>,
+    depths: Vec<i64>,
+    names: Vec<&'a str>,
+    statuses: Vec<&'static str>,
+    started: Vec<chrono::DateTime<chrono::Utc>>,
+    finished: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    messages: Vec<Option<&'a str>>,
+    done: Vec<Option<i64>>,
+    total: Vec<Option<i64>>,
+}
+
+impl<'a> TaskColumns<'a> {
+    fn sql(mode: Inserts) -> String {
+        format!(
             "INSERT INTO tasks ({}) SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::text[], \
-             $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int8[]) \
-             ON CONFLICT DO NOTHING",
-            TASK_COLUMNS.join(", ")
-        ))
-        .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &run_id.as_uuid(),
-            &streams,
-            &numbers,
-            &depths,
-            &names,
-            &statuses,
-            &started,
-            &finished,
-            &messages,
-            &done,
-            &total,
-        ],
-    )
-    .await?;
-    Ok(())
+             $6::text[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::int8[], $11::int8[]){}",
+            TASK_COLUMNS.join(", "),
+            mode.clause()
+        )
+    }
+
+    fn new(tasks: &'a [TaskRow]) -> Self {
+        Self {
+            streams: tasks.iter().map(|t| t.stream.get()).collect(),
+            numbers: tasks.iter().map(|t| i64::from(t.task_number)).collect(),
+            depths: tasks.iter().map(|t| i64::from(t.depth)).collect(),
+            names: tasks.iter().map(|t| t.name.as_str()).collect(),
+            statuses: tasks.iter().map(|t| t.status.as_str()).collect(),
+            started: tasks.iter().map(|t| t.started_at).collect(),
+            finished: tasks.iter().map(|t| t.finished_at).collect(),
+            messages: tasks.iter().map(|t| t.message.as_deref()).collect(),
+            done: tasks.iter().map(|t| t.progress_done.map(to_i64)).collect(),
+            total: tasks.iter().map(|t| t.progress_total.map(to_i64)).collect(),
+        }
+    }
+
+    /// Inserts the rows in one statement (none when there are none).
+    async fn execute(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        stmt: &tokio_postgres::Statement,
+        run: &uuid::Uuid,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        if !self.streams.is_empty() {
+            let values: [&(dyn ToSql + Sync); 11] = [
+                run,
+                &self.streams,
+                &self.numbers,
+                &self.depths,
+                &self.names,
+                &self.statuses,
+                &self.started,
+                &self.finished,
+                &self.messages,
+                &self.done,
+                &self.total,
+            ];
+            tx.execute(stmt, &values).await?;
+        }
+        Ok(())
+    }
 }
 
 fn convert_rows(stmt: &tokio_postgres::Statement, rows: &[tokio_postgres::Row]) -> Result<Vec<Row>> {
@@ -296,75 +528,4 @@ fn convert_rows(stmt: &tokio_postgres::Statement, rows: &[tokio_postgres::Row]) 
             Ok(Row::new(columns.clone(), values))
         })
         .collect()
-}
-
-/// Inserts a run's events in one statement; returns those that were new, in batch order.
-async fn insert_events<'e>(
-    tx: &deadpool_postgres::Transaction<'_>,
-    run_id: RunId,
-    group: &[&'e Event],
-) -> std::result::Result<Vec<&'e Event>, tokio_postgres::Error> {
-    let streams: Vec<i64> = group.iter().map(|e| e.stream.get()).collect();
-    let seqs: Vec<i64> = group.iter().map(|e| e.seq as i64).collect();
-    let ats: Vec<chrono::DateTime<chrono::Utc>> = group.iter().map(|e| e.at).collect();
-    let kinds: Vec<&str> = group.iter().map(|e| e.kind.name()).collect();
-    let payloads: Vec<String> =
-        group.iter().map(|e| serde_json::to_string(&e.kind).unwrap_or_else(|_| "{}".to_owned())).collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO events (run_id, stream, seq, at, kind, payload) \
-             SELECT $1, s, q, a, k, p::jsonb FROM unnest($2::int8[], $3::int8[], $4::timestamptz[], $5::text[], $6::text[]) \
-             AS t(s, q, a, k, p) ON CONFLICT DO NOTHING RETURNING stream, seq",
-        )
-        .await?;
-    let rows = tx.query(&stmt, &[&run_id.as_uuid(), &streams, &seqs, &ats, &kinds, &payloads]).await?;
-    let new: std::collections::HashSet<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    Ok(group.iter().copied().filter(|e| new.contains(&(e.stream.get(), e.seq as i64))).collect())
-}
-
-async fn insert_samples(
-    tx: &deadpool_postgres::Transaction<'_>,
-    run_id: RunId,
-    events: &[&Event],
-) -> std::result::Result<(), tokio_postgres::Error> {
-    let samples: Vec<(StreamId, u64, chrono::DateTime<chrono::Utc>, tracker_core::ResourceSample)> = events
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::ResourceSample(s) => Some((e.stream, e.seq, e.at, *s)),
-            _ => None,
-        })
-        .collect();
-    if samples.is_empty() {
-        return Ok(());
-    }
-    let col = |f: fn(&tracker_core::ResourceSample) -> u64| -> Vec<i64> {
-        samples.iter().map(|(_, _, _, s)| i64::try_from(f(s)).unwrap_or(i64::MAX)).collect()
-    };
-    let streams: Vec<i64> = samples.iter().map(|(s, ..)| s.get()).collect();
-    let seqs: Vec<i64> = samples.iter().map(|(_, q, ..)| *q as i64).collect();
-    let ats: Vec<chrono::DateTime<chrono::Utc>> = samples.iter().map(|(_, _, a, _)| *a).collect();
-    let cpu: Vec<f64> = samples.iter().map(|(_, _, _, s)| s.cpu_seconds).collect();
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO resource_samples (run_id, stream, seq, at, rss_bytes, peak_rss_bytes, cpu_seconds, read_bytes, write_bytes) \
-             SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::timestamptz[], $5::int8[], $6::int8[], $7::float8[], $8::int8[], $9::int8[]) \
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &run_id.as_uuid(),
-            &streams,
-            &seqs,
-            &ats,
-            &col(|s| s.rss_bytes),
-            &col(|s| s.peak_rss_bytes),
-            &cpu,
-            &col(|s| s.read_bytes),
-            &col(|s| s.write_bytes),
-        ],
-    )
-    .await?;
-    Ok(())
 }

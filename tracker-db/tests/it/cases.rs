@@ -67,7 +67,8 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             "V2__error_resolutions_and_query_indexes",
             "V3__uniform_sort_indexes",
             "V4__covering_trend_indexes",
-            "V5__scripts_hot_updates"
+            "V5__scripts_hot_updates",
+            "V6__lighter_writes"
         ]
         .map(str::to_owned)
     );
