@@ -1,6 +1,7 @@
 //! The few operating-system calls the client needs that have no safe wrapper:
 //! fork detection (`pthread_atfork`), the exit hook (`atexit`), two `sysconf`
-//! values, `kill` and `getrusage` (for `pipetrack run`). This is the crate's only `unsafe` code.
+//! values, `kill` and `getrusage` (for `pipetrack run`), and `clock_gettime`
+//! for event times. This is the crate's only `unsafe` code.
 //!
 //! Why it is sound: each call passes plain `extern "C"` functions with no
 //! arguments (or integer constants) to libc; the handlers only touch atomics,
@@ -113,4 +114,48 @@ pub(crate) fn children_usage() -> Option<(f64, u64)> {
     let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     // ru_maxrss is in KiB on Linux.
     Some((seconds(usage.ru_utime) + seconds(usage.ru_stime), (usage.ru_maxrss.max(0) as u64) * 1024))
+}
+
+/// The wall clock as a UTC time, for every event a call makes. The same as
+/// `Utc::now()`, at about half its cost: one `clock_gettime` (vDSO, no system
+/// call) and the calendar date reused while the day has not changed, instead
+/// of `SystemTime` arithmetic and a date computed from scratch each time.
+pub(crate) fn wall_clock() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{NaiveDate, NaiveTime};
+    thread_local! {
+        static DAY: std::cell::Cell<(u64, NaiveDate)> = const { std::cell::Cell::new((u64::MAX, NaiveDate::MIN)) };
+    }
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0;
+    let (true, Ok(secs), Ok(nanos)) = (ok, u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) else {
+        return chrono::Utc::now();
+    };
+    let day = secs / 86_400;
+    let date = DAY.with(|cell| {
+        let (cached, date) = cell.get();
+        if cached == day {
+            return Some(date);
+        }
+        let date = chrono::DateTime::from_timestamp((day * 86_400) as i64, 0)?.date_naive();
+        cell.set((day, date));
+        Some(date)
+    });
+    match (date, NaiveTime::from_num_seconds_from_midnight_opt((secs % 86_400) as u32, nanos)) {
+        (Some(date), Some(time)) => date.and_time(time).and_utc(),
+        _ => chrono::Utc::now(),
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    #[test]
+    fn the_wall_clock_agrees_with_chrono() {
+        for _ in 0..1_000 {
+            let before = chrono::Utc::now();
+            let now = super::wall_clock();
+            let after = chrono::Utc::now();
+            assert!(before <= now && now <= after, "{before} <= {now} <= {after}");
+        }
+    }
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use tracker_core::validate;
 use tracker_core::{
     CoreError, ErrorInfo, Event, ResourceSample, RunEnd, RunId, RunMeta, RunStatus, Session, StatusUpdate,
@@ -156,10 +156,21 @@ impl Shared {
 
 /// Where a tracker's events go.
 enum Sink {
-    /// The bounded queue of the background writer.
-    Queue(Sender<Msg>),
+    /// The background writer's queue.
+    Queue(QueueSink),
     /// A forked child: straight to its own spool segment.
     Child(Box<ChildSink>),
+}
+
+/// The queue between the script's calls and the writer: a plain vector in the
+/// tracker state, filled under the state lock the call holds anyway, and
+/// swapped out whole by the writer each time it drains. A call touches no
+/// memory the writer is using (a channel slot would: its cache line moves
+/// between the cores on every push). The channel carries only flush requests.
+pub(crate) struct QueueSink {
+    control: Sender<Msg>,
+    pending: Vec<Event>,
+    capacity: usize,
 }
 
 struct ChildSink {
@@ -198,25 +209,30 @@ impl ChildSink {
 impl Sink {
     fn push(&mut self, event: Event, shared: &Shared) {
         match self {
-            Sink::Queue(tx) => {
-                if shared.spilling.load(Ordering::Acquire) {
+            Sink::Queue(queue) => {
+                // Spilling (the queue overflowed, or the writer is gone): the
+                // spool, so that nothing overtakes what is already there.
+                if shared.spilling.load(Ordering::Acquire) || queue.pending.len() >= queue.capacity {
                     shared.spill(event);
                     return;
                 }
-                match tx.try_send(Msg::Event(event)) {
-                    // Half full: wake the writer early rather than let the queue overflow.
-                    Ok(()) if tx.len() * 2 > tx.capacity().unwrap_or(usize::MAX) => shared.wake_writer(),
-                    Err(
-                        TrySendError::Full(Msg::Event(event)) | TrySendError::Disconnected(Msg::Event(event)),
-                    ) => {
-                        shared.spill(event);
-                    }
-                    // Sent (a flush message never takes this path).
-                    Ok(()) | Err(_) => {}
+                queue.pending.push(event);
+                // Half full: wake the writer early rather than let the queue overflow.
+                if queue.pending.len() == queue.capacity.div_ceil(2) {
+                    shared.wake_writer();
                 }
             }
             Sink::Child(child) => child.write(event),
         }
+    }
+}
+
+/// Takes the queued events (in call order), leaving `spare`'s allocation in
+/// their place.
+pub(crate) fn take_queued(state: &Mutex<State>, spare: &mut Vec<Event>) {
+    spare.clear();
+    if let Sink::Queue(queue) = &mut lock(state).sink {
+        std::mem::swap(&mut queue.pending, spare);
     }
 }
 
@@ -294,12 +310,18 @@ fn new_run_id() -> RunId {
     RunId::from_parts(millis, random)
 }
 
+impl Inner {
+    pub(crate) fn state(&self) -> &Mutex<State> {
+        &self.state
+    }
+}
+
 impl Tracker {
     /// A tracker with its background writer started. Nothing is written until a
     /// run starts.
     pub fn new(config: ClientConfig) -> Self {
         sys::register_fork_handlers();
-        let (tx, rx) = crossbeam_channel::bounded(config.queue_capacity.max(1));
+        let (tx, rx) = crossbeam_channel::bounded(16);
         let shared = Arc::new(Shared {
             spilling: AtomicBool::new(false),
             spool: Mutex::new(SpoolState { current: None, sealed: VecDeque::new() }),
@@ -307,7 +329,13 @@ impl Tracker {
             spool_failed: AtomicBool::new(false),
             writer_thread: std::sync::OnceLock::new(),
         });
-        let state = Arc::new(Mutex::new(State { run: None, sink: Sink::Queue(tx), inherited_used: false }));
+        let queue = QueueSink {
+            control: tx,
+            pending: Vec::with_capacity(config.queue_capacity.clamp(1, 1024)),
+            capacity: config.queue_capacity.max(1),
+        };
+        let state =
+            Arc::new(Mutex::new(State { run: None, sink: Sink::Queue(queue), inherited_used: false }));
         lock(&LIVE).push(Arc::downgrade(&state));
         let inner = Arc::new(Inner {
             config,
@@ -323,10 +351,13 @@ impl Tracker {
                 let _ = inner.shared.writer_thread.set(handle.thread().clone());
                 *lock(&inner.writer) = Some(handle);
             }
-            Err(err) => crate::warn::warn(&format!(
-                "cannot start the tracking writer thread ({err}): events go to the spool in {}",
-                inner.config.spool_dir.display()
-            )),
+            Err(err) => {
+                inner.shared.spilling.store(true, Ordering::Release);
+                crate::warn::warn(&format!(
+                    "cannot start the tracking writer thread ({err}): events go to the spool in {}",
+                    inner.config.spool_dir.display()
+                ));
+            }
         }
         Self { inner }
     }
@@ -484,7 +515,7 @@ impl Tracker {
         if let Some(status) = run.closed {
             return Err(CoreError::RunFinished { status, action }.into());
         }
-        let event = op(run, Utc::now())?;
+        let event = op(run, sys::wall_clock())?;
         state.sink.push(event, &self.inner.shared);
         Ok(())
     }
@@ -667,7 +698,7 @@ impl Tracker {
         let deadline = Instant::now() + timeout;
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(1);
         let sender = match &lock(&self.inner.state).sink {
-            Sink::Queue(tx) => tx.clone(),
+            Sink::Queue(queue) => queue.control.clone(),
             Sink::Child(_) => return FlushReport::default(),
         };
         let msg = Msg::Flush { ack: ack_tx, deadline, last };

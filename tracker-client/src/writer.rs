@@ -21,10 +21,9 @@ use crate::coalesce::coalesce;
 use crate::config::{ClientConfig, StoreSetting};
 use crate::tracker::{Inner, Shared, Tracker};
 
-/// What the queue carries.
+/// What the control channel carries (events travel in the tracker state's
+/// queue, see `QueueSink`).
 pub(crate) enum Msg {
-    /// An event to write.
-    Event(Event),
     /// Write everything queued before this message, then answer.
     Flush {
         ack: Sender<FlushReport>,
@@ -59,6 +58,7 @@ pub(crate) fn spawn(
             Ok(runtime) => runtime,
             Err(err) => {
                 crate::warn::warn(&format!("cannot start the tracking writer ({err}): events are spooled"));
+                writer_gone(&tracker, &shared);
                 return;
             }
         };
@@ -78,9 +78,23 @@ pub(crate) fn spawn(
             outage_warned: false,
             deadline: None,
             stash: Vec::new(),
+            spare: Vec::new(),
         };
+        let (tracker, shared) = (writer.tracker.clone(), writer.shared.clone());
         writer.run();
+        writer_gone(&tracker, &shared);
     })
+}
+
+/// The writer stopped: later calls go to the spool, and so does anything still queued.
+fn writer_gone(tracker: &Weak<Inner>, shared: &Shared) {
+    shared.spilling.store(true, Ordering::Release);
+    if let Some(inner) = tracker.upgrade() {
+        let mut queued = Vec::new();
+        crate::tracker::take_queued(inner.state(), &mut queued);
+        let mut spool = crate::tracker::lock(&shared.spool);
+        shared.write_spool(&mut spool, &queued, true);
+    }
 }
 
 struct Writer {
@@ -101,6 +115,8 @@ struct Writer {
     deadline: Option<Instant>,
     /// Flush requests met while draining the queue, served next.
     stash: Vec<Msg>,
+    /// An empty vector swapped in for the queue's when it is drained.
+    spare: Vec<Event>,
 }
 
 enum Next {
@@ -121,10 +137,13 @@ impl Writer {
             let mut queued = Vec::new();
             let disconnected = self.drain_now(&mut queued);
             let batch_size = self.config.batch_size;
-            let mut queued = queued.into_iter().peekable();
-            while queued.peek().is_some() {
-                self.write(queued.by_ref().take(batch_size).collect());
+            let mut events = queued.drain(..).peekable();
+            while events.peek().is_some() {
+                self.write(events.by_ref().take(batch_size).collect());
             }
+            drop(events);
+            // Its allocation goes back to the queue at the next drain.
+            self.spare = queued;
             for msg in std::mem::take(&mut self.stash) {
                 if let Msg::Flush { ack, deadline, last } = msg
                     && let Next::Stop = self.serve_flush(&ack, deadline, last)
@@ -153,19 +172,26 @@ impl Writer {
         next
     }
 
-    /// Drains what is queued right now (at most one queue's worth, so a
-    /// producer faster than the drain cannot keep the writer here). Returns
-    /// whether every sender is gone.
+    /// Takes what is queued right now, flush requests first so that every
+    /// event recorded before a request is among those taken. Returns whether
+    /// every tracker handle is gone.
     fn drain_now(&mut self, into: &mut Vec<Event>) -> bool {
-        for _ in 0..self.config.queue_capacity.max(1) {
+        let disconnected = loop {
             match self.rx.try_recv() {
-                Ok(Msg::Event(event)) => into.push(event),
-                Ok(flush @ Msg::Flush { .. }) => self.stash.push(flush),
-                Err(TryRecvError::Empty) => return false,
-                Err(TryRecvError::Disconnected) => return true,
+                Ok(flush) => self.stash.push(flush),
+                Err(TryRecvError::Empty) => break false,
+                Err(TryRecvError::Disconnected) => break true,
+            }
+        };
+        if let Some(inner) = self.tracker.upgrade() {
+            crate::tracker::take_queued(inner.state(), &mut self.spare);
+            if into.is_empty() {
+                std::mem::swap(into, &mut self.spare);
+            } else {
+                into.append(&mut self.spare);
             }
         }
-        false
+        disconnected
     }
 
     fn spool_pending(&self) -> bool {
@@ -313,11 +339,13 @@ impl Writer {
                 return false;
             }
             let shared = self.shared.clone();
+            // Nothing older than the spool may stay queued once its segment is
+            // sealed. (Taken before the spool lock: callers lock the tracker
+            // state, then the spool.)
+            let mut queued = Vec::new();
+            let _ = self.drain_now(&mut queued);
             let path = {
                 let mut spool = crate::tracker::lock(&shared.spool);
-                // Nothing older than the spool may stay queued once its segment is sealed.
-                let mut queued = Vec::new();
-                let _ = self.drain_now(&mut queued);
                 shared.write_spool(&mut spool, &queued, true);
                 if let Some(segment) = spool.current.take() {
                     spool.sealed.push_back(segment);

@@ -52,6 +52,18 @@ pub fn optional_text<'a>(
     max: usize,
     kind: TextKind,
 ) -> Result<&'a str, CoreError> {
+    // Fast path for ASCII, the usual case: bytes are characters.
+    if value.is_ascii() {
+        let allowed = |b: u8| kind == TextKind::Multiline && matches!(b, b'\n' | b'\r' | b'\t');
+        if let Some(position) = value.bytes().position(|b| (b < 0x20 || b == 0x7f) && !allowed(b)) {
+            let code = u32::from(value.as_bytes()[position]);
+            return Err(CoreError::ControlCharacter { field, code, position });
+        }
+        if value.len() > max {
+            return Err(CoreError::TooLong { field, len: value.len(), max });
+        }
+        return Ok(value);
+    }
     let mut len = 0;
     for (position, ch) in value.chars().enumerate() {
         len += 1;
@@ -149,6 +161,27 @@ mod tests {
         assert!(required_text("task name", "a\nb", 10, TextKind::Line).is_err());
         assert_eq!(optional_text("message", "a\nb\tc", 10, TextKind::Multiline).unwrap(), "a\nb\tc");
         assert!(optional_text("message", "a\u{0}b", 10, TextKind::Multiline).is_err());
+    }
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_character_check() {
+        for byte in 0..=0x7f_u8 {
+            let ch = char::from(byte);
+            for kind in [TextKind::Line, TextKind::Multiline] {
+                let (ascii_text, general_text) = (format!("ab{ch}"), format!("é{ch}"));
+                let ascii = optional_text("message", &ascii_text, 10, kind);
+                // The same character after a non-ASCII one takes the general path.
+                let general = optional_text("message", &general_text, 10, kind);
+                assert_eq!(ascii.is_ok(), general.is_ok(), "byte {byte:#x}, {kind:?}");
+                if let Err(CoreError::ControlCharacter { code, position, .. }) = ascii {
+                    assert_eq!((code, position), (u32::from(byte), 2));
+                }
+            }
+        }
+        assert!(matches!(
+            optional_text("message", "abcdefghijk", 10, TextKind::Line),
+            Err(CoreError::TooLong { len: 11, .. })
+        ));
     }
 
     #[test]
