@@ -127,7 +127,7 @@ pub(crate) fn wall_clock() -> chrono::DateTime<chrono::Utc> {
     }
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists.
-    let ok = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) } == 0;
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &raw mut ts) } == 0;
     let (true, Ok(secs), Ok(nanos)) = (ok, u64::try_from(ts.tv_sec), u32::try_from(ts.tv_nsec)) else {
         return chrono::Utc::now();
     };
