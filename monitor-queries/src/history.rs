@@ -5,12 +5,14 @@
 //! `WHERE (key..., run_id) < ($k..., $id) ORDER BY key... DESC, run_id DESC`.
 //! The end-time and error sorts have a key that may be NULL (a running run has
 //! no end, a successful one no error): NULL keys come last in both directions
-//! (`NULLS LAST`, which SQLite and Postgres both accept) and are ordered among
-//! themselves by `run_id`, so a cursor is either "after key k" (every NULL row
-//! is still ahead) or "among the NULLs, after this run id".
+//! and are ordered among themselves by `run_id`, so a cursor is either "after
+//! key k" (every NULL row is still ahead) or "among the NULLs, after this run
+//! id". A page of such a sort is read as two index range scans, the keyed rows
+//! then (if the page is not full) the NULL ones, each with its own index
+//! (migration V7).
 //! Rows inserted while a reader pages never cause duplicates or gaps among the
 //! rows that existed when it started, and every order has an index (see
-//! migration V2), so a page is one index range scan however deep it is.
+//! migrations V2 and V7), so a page is one index range scan however deep it is.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,6 +27,12 @@ use crate::error::{QueryError, Result, invalid};
 use crate::fingerprint::is_fingerprint;
 use crate::model::{Page, RunSummary};
 use crate::rows::{SUMMARY_COLUMNS, summaries};
+
+/// The error sort's key: the message's first characters, as indexed (migration
+/// V7; a whole message, up to 16,000 characters, is too long for a Postgres
+/// index entry). Messages alike that far are ordered by run id.
+const ERROR_KEY: &str = "substr(error_message, 1, 200)";
+const ERROR_KEY_CHARS: usize = 200;
 
 /// How history is ordered. Ties are broken by run id, in the same direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -69,8 +77,18 @@ impl HistorySort {
     fn nullable_key(self) -> Option<&'static str> {
         match self {
             HistorySort::Ended => Some("finished_at"),
-            HistorySort::Error => Some("error_message"),
+            HistorySort::Error => Some(ERROR_KEY),
             _ => None,
+        }
+    }
+
+    /// A value at or below every non-NULL key of a nullable sort.
+    fn smallest_key(self) -> Value {
+        match self {
+            HistorySort::Ended => DateTime::<Utc>::from_timestamp(-62_135_596_800, 0)
+                .expect("0001-01-01 is a valid time")
+                .into(),
+            _ => String::new().into(),
         }
     }
 
@@ -81,7 +99,7 @@ impl HistorySort {
             HistorySort::Status => &["status", "started_at", "run_id"],
             HistorySort::Name => &["script_name", "started_at", "run_id"],
             HistorySort::Ended => &["finished_at", "run_id"],
-            HistorySort::Error => &["error_message", "run_id"],
+            HistorySort::Error => &[ERROR_KEY, "run_id"],
         }
     }
 }
@@ -174,7 +192,9 @@ impl Cursor {
             HistorySort::Status => (Some(row.status.as_str().to_owned()), Some(row.started_at), None),
             HistorySort::Name => (Some(row.script_name.clone()), Some(row.started_at), None),
             HistorySort::Ended => (None, row.finished_at, None),
-            HistorySort::Error => (row.error_message.clone(), None, None),
+            HistorySort::Error => {
+                (row.error_message.as_deref().map(|m| m.chars().take(ERROR_KEY_CHARS).collect()), None, None)
+            }
         };
         Cursor { v: 1, sort, desc, text, at, ms, id: row.run_id }
     }
@@ -219,6 +239,7 @@ impl Cursor {
 }
 
 /// Builds WHERE clauses and their parameters together, so placeholders always match.
+#[derive(Clone)]
 struct Conditions {
     clauses: Vec<String>,
     params: Vec<Value>,
@@ -361,23 +382,42 @@ impl Monitor {
             );
         }
         let columns = filter.sort.key_columns();
+        let op = if desc { "<" } else { ">" };
+        let direction = if desc { "DESC" } else { "ASC" };
+        if let Some(key) = filter.sort.nullable_key() {
+            // Two index range scans rather than one sort of every row: the rows
+            // with a key (from the cursor on), then, if the page is not full,
+            // the rows without one, by run id.
+            let mut rows = Vec::new();
+            let among_nulls = cursor.is_some_and(|c| c.values().len() == 1);
+            if !among_nulls {
+                let mut keyed = conditions.clone();
+                // "At or above the smallest key" rather than IS NOT NULL: a range
+                // the index scan starts from, where IS NOT NULL would make SQLite
+                // step over every NULL entry first.
+                keyed.push(|p| format!("{key} >= {}", p(1)), vec![filter.sort.smallest_key()]);
+                if let Some(cursor) = cursor {
+                    keyed.push(|p| format!("({key}, run_id) {op} ({}, {})", p(1), p(2)), cursor.values());
+                }
+                rows =
+                    self.select_runs(keyed, &format!("{key} {direction}, run_id {direction}"), limit).await?;
+            }
+            if rows.len() < limit {
+                let mut nulls = conditions;
+                nulls.push(|_| format!("{key} IS NULL"), Vec::new());
+                if let Some(cursor) = cursor.filter(|_| among_nulls) {
+                    nulls.push(|p| format!("run_id {op} {}", p(1)), cursor.values());
+                }
+                rows.extend(
+                    self.select_runs(nulls, &format!("run_id {direction}"), limit - rows.len()).await?,
+                );
+            }
+            return Ok(rows);
+        }
         if filter.sort == HistorySort::Duration {
             conditions.push(|_| "duration_ms IS NOT NULL".to_owned(), Vec::new());
         }
-        if let (Some(cursor), Some(key)) = (cursor, filter.sort.nullable_key()) {
-            let op = if desc { "<" } else { ">" };
-            let values = cursor.values();
-            if values.len() == 2 {
-                // After a non-NULL key: the rest of the keyed rows, then every NULL.
-                conditions.push(
-                    |p| format!("(({key}, run_id) {op} ({}, {}) OR {key} IS NULL)", p(1), p(2)),
-                    values,
-                );
-            } else {
-                conditions.push(|p| format!("({key} IS NULL AND run_id {op} {})", p(1)), values);
-            }
-        } else if let Some(cursor) = cursor {
-            let op = if desc { "<" } else { ">" };
+        if let Some(cursor) = cursor {
             let values = cursor.values();
             let n = values.len();
             conditions.push(
@@ -391,10 +431,17 @@ impl Monitor {
                 values,
             );
         }
-        let direction = if desc { "DESC" } else { "ASC" };
-        let nulls = |c: &str| if filter.sort.nullable_key() == Some(c) { " NULLS LAST" } else { "" };
-        let order =
-            columns.iter().map(|c| format!("{c} {direction}{}", nulls(c))).collect::<Vec<_>>().join(", ");
+        let order = columns.iter().map(|c| format!("{c} {direction}")).collect::<Vec<_>>().join(", ");
+        self.select_runs(conditions, &order, limit).await
+    }
+
+    /// Up to `limit` runs meeting every condition, in `order`.
+    async fn select_runs(
+        &self,
+        conditions: Conditions,
+        order: &str,
+        limit: usize,
+    ) -> Result<Vec<RunSummary>> {
         let where_clause = if conditions.clauses.is_empty() {
             String::new()
         } else {

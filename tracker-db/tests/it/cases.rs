@@ -68,7 +68,8 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             "V3__uniform_sort_indexes",
             "V4__covering_trend_indexes",
             "V5__scripts_hot_updates",
-            "V6__lighter_writes"
+            "V6__lighter_writes",
+            "V7__history_sort_indexes"
         ]
         .map(str::to_owned)
     );

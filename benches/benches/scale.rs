@@ -1,7 +1,7 @@
 //! Scale benchmark of the read model (docs/performance.md, "Queries at scale").
 //!
 //! ```text
-//! cargo bench -p monitor-queries --bench scale -- --database-url URL [--runs 1000000]
+//! cargo bench -p pipetrack-benches --bench scale -- --database-url URL [--runs 1000000]
 //!     [--iterations 50] [--batch-events 20000] [--generate-only] [--skip-generate]
 //! ```
 //!
@@ -215,6 +215,22 @@ async fn main() {
     measure!("history, sort by duration", |_i| monitor.history(&by_duration, None));
     let by_name = filter(HistoryFilter { sort: HistorySort::Name, ..HistoryFilter::default() });
     measure!("history, sort by name", |_i| monitor.history(&by_name, None));
+    let by_end = filter(HistoryFilter { sort: HistorySort::Ended, ..HistoryFilter::default() });
+    measure!("history, sort by end time", |_i| monitor.history(&by_end, None));
+    let by_error = filter(HistoryFilter { sort: HistorySort::Error, ..HistoryFilter::default() });
+    measure!("history, sort by error", |_i| monitor.history(&by_error, None));
+    let by_end_asc = filter(HistoryFilter {
+        sort: HistorySort::Ended,
+        descending: Some(false),
+        ..HistoryFilter::default()
+    });
+    measure!("history, sort by end time, oldest first", |_i| monitor.history(&by_end_asc, None));
+    let by_error_desc = filter(HistoryFilter {
+        sort: HistorySort::Error,
+        descending: Some(true),
+        ..HistoryFilter::default()
+    });
+    measure!("history, sort by error, descending", |_i| monitor.history(&by_error_desc, None));
     let search_month = filter(HistoryFilter {
         from: Some(month_ago),
         search: Some("timeout".into()),
@@ -236,6 +252,12 @@ async fn main() {
         end - Duration::days(365),
         end
     ));
+    measure!("trends, DAILY category, 365 days", |_i| monitor.trends(
+        &category_scope,
+        end - Duration::days(365),
+        end
+    ));
+    measure!("trends, everything, 30 days", |_i| monitor.trends(&TrendScope::All, month_ago, end));
     let groups =
         ErrorGroupFilter { from: month_ago, to: None, script: None, search: None, include_resolved: true };
     measure!("error_groups, 30 days", |_i| monitor.error_groups(&groups));
