@@ -1,12 +1,13 @@
 //! Trends and statistics of one script, one category or everything over a date range.
 //!
-//! Counts per day are exact (SQL aggregates over the range, one index range
-//! scan). Duration statistics, the chart series and the most common failures
+//! Counts per day are exact: whole days come from the `run_days` rollup the
+//! store keeps (migration V8), the partial days at either end of the range
+//! from the runs themselves (one index range scan each). Duration statistics, the chart series and the most common failures
 //! come from the latest `trend_sample_limit` runs of the range, computed in
 //! Rust so both stores give the same numbers; `Trends::sampled` says when the
 //! range held more.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use tracker_core::{RunId, RunStatus};
@@ -27,6 +28,58 @@ fn scope_condition(scope: &TrendScope) -> (&'static str, Vec<Value>) {
     }
 }
 
+/// Counts of one day (or of a whole range), from the rollup or the runs.
+#[derive(Default)]
+struct DayTotals {
+    runs: i64,
+    completed: i64,
+    failed: i64,
+    cancelled: i64,
+    lost: i64,
+    completed_ms: i64,
+    completed_n: i64,
+}
+
+impl DayTotals {
+    fn merge(&mut self, other: &DayTotals) {
+        self.runs += other.runs;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.cancelled += other.cancelled;
+        self.lost += other.lost;
+        self.completed_ms += other.completed_ms;
+        self.completed_n += other.completed_n;
+    }
+
+    /// Adds a row with a `day` and the counter columns to its day.
+    fn add_row(days: &mut BTreeMap<String, DayTotals>, row: &Row) -> Result<()> {
+        let get = |column: &str| row.int(column).map(Option::unwrap_or_default);
+        let counts = DayTotals {
+            runs: get("runs")?,
+            completed: get("completed")?,
+            failed: get("failed")?,
+            cancelled: get("cancelled")?,
+            lost: get("lost")?,
+            completed_ms: get("completed_ms")?,
+            completed_n: get("completed_n")?,
+        };
+        days.entry(Row::required("day", row.text("day")?)?).or_default().merge(&counts);
+        Ok(())
+    }
+}
+
+/// The whole UTC days inside `[from, to)`: from the first midnight at or after
+/// `from` to the last midnight at or before `to` (empty when `first >= end`).
+fn whole_days(from: DateTime<Utc>, to: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let midnight = |t: DateTime<Utc>| t.date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+    let first = if midnight(from) == from { from } else { midnight(from) + chrono::Duration::days(1) };
+    (first, midnight(to))
+}
+
+fn day_text(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
 impl Monitor {
     /// Trends of `scope` for runs started in `[from, to)`.
     pub async fn trends(&self, scope: &TrendScope, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Trends> {
@@ -42,30 +95,60 @@ impl Monitor {
                 p.extend(extra);
                 p
             };
+            let mut days: BTreeMap<String, DayTotals> = BTreeMap::new();
+            // Whole days from the per-day rollup; the partial days at either end
+            // of the range from the runs themselves.
+            let (first_full, end_full) = whole_days(from, to);
+            let partial: Vec<(DateTime<Utc>, DateTime<Utc>)> = if first_full < end_full {
+                let rollup_sql = format!(
+                    "SELECT day, {} FROM run_days WHERE {scope_sql}day >= $1 AND day < $2 GROUP BY day",
+                    ["runs", "completed", "failed", "cancelled", "lost", "completed_ms", "completed_n"]
+                        .map(|c| format!("CAST(sum({c}) AS bigint) AS {c}"))
+                        .join(", ")
+                );
+                let mut rollup_params: Vec<Value> = vec![day_text(first_full).into(), day_text(end_full).into()];
+                rollup_params.extend(scope_params.iter().cloned());
+                for row in self.store.query(&rollup_sql, rollup_params).await? {
+                    DayTotals::add_row(&mut days, &row)?;
+                }
+                [(from, first_full), (end_full, to)].into_iter().filter(|(a, b)| a < b).collect()
+            } else {
+                vec![(from, to)]
+            };
             let day = utc_day(self.store.backend(), "started_at");
-            let count = |status: &str| format!("sum(CASE WHEN status = '{status}' THEN 1 ELSE 0 END) AS {status}");
+            let count = |status: &str| {
+                format!("CAST(sum(CASE WHEN status = '{status}' THEN 1 ELSE 0 END) AS bigint) AS {status}")
+            };
             let per_day_sql = format!(
-                "SELECT {day} AS day, count(*) AS n_runs, {}, {}, {}, {}, \
-                 CAST(avg(CASE WHEN status = 'completed' THEN duration_ms END) AS double precision) AS mean_ms \
-                 FROM runs WHERE {scope_sql}started_at >= $1 AND started_at < $2 GROUP BY 1 ORDER BY 1",
+                "SELECT {day} AS day, count(*) AS runs, {}, {}, {}, {}, \
+                 CAST(sum(CASE WHEN status = 'completed' THEN duration_ms END) AS bigint) AS completed_ms, \
+                 count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n \
+                 FROM runs WHERE {scope_sql}started_at >= $1 AND started_at < $2 GROUP BY 1",
                 count("completed"),
                 count("failed"),
                 count("cancelled"),
                 count("lost"),
             );
-            let mut totals: HashMap<&str, i64> = HashMap::new();
-            let mut per_day = Vec::new();
-            for row in self.store.query(&per_day_sql, params(Vec::new())).await? {
-                let get = |column: &str| row.int(column).map(Option::unwrap_or_default);
-                for status in ["n_runs", "completed", "failed", "cancelled", "lost"] {
-                    *totals.entry(status).or_default() += get(status)?;
+            for (start, end) in partial {
+                let mut range_params: Vec<Value> = vec![start.into(), end.into()];
+                range_params.extend(scope_params.iter().cloned());
+                for row in self.store.query(&per_day_sql, range_params).await? {
+                    DayTotals::add_row(&mut days, &row)?;
                 }
+            }
+            let mut totals = DayTotals::default();
+            let mut per_day = Vec::new();
+            for (day, d) in days {
+                if d.runs == 0 {
+                    continue; // a rollup row whose runs all moved away
+                }
+                totals.merge(&d);
                 per_day.push(DayStats {
-                    day: Row::required("day", row.text("day")?)?,
-                    runs: get("n_runs")?,
-                    completed: get("completed")?,
-                    failed: get("failed")?,
-                    mean_duration_ms: row.real("mean_ms")?,
+                    day,
+                    runs: d.runs,
+                    completed: d.completed,
+                    failed: d.failed,
+                    mean_duration_ms: (d.completed_n > 0).then(|| d.completed_ms as f64 / d.completed_n as f64),
                 });
             }
             let limit = self.config.trend_sample_limit.max(1);
@@ -122,13 +205,8 @@ impl Monitor {
             let mut common_failures: Vec<FailureCount> = failures.into_values().collect();
             common_failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.fingerprint.cmp(&b.fingerprint)));
             common_failures.truncate(10);
-            let total = totals.get("n_runs").copied().unwrap_or(0);
-            let completed = totals.get("completed").copied().unwrap_or(0);
-            let failed = totals.get("failed").copied().unwrap_or(0);
-            let finished = completed
-                + failed
-                + totals.get("cancelled").copied().unwrap_or(0)
-                + totals.get("lost").copied().unwrap_or(0);
+            let (total, completed, failed) = (totals.runs, totals.completed, totals.failed);
+            let finished = completed + failed + totals.cancelled + totals.lost;
             let days = ((to - from).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
             Ok(Trends {
                 scope: scope.clone(),

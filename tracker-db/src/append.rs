@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tracker_core::projection::rebuild;
 use tracker_core::session::validate_event;
-use tracker_core::{CoreError, Event, EventKind, RunId, RunRow, StreamId, TaskChange, TaskKey, TaskRow};
+use tracker_core::{
+    CoreError, Event, EventKind, RunId, RunRow, RunStatus, StreamId, TaskChange, TaskKey, TaskRow,
+};
 
 use crate::error::{DbError, Result};
 
@@ -82,7 +84,81 @@ pub(crate) struct RunWrite {
     /// The run was first stored under another script name (a joined process's
     /// start arrived before the main one): that script no longer counts it.
     pub renamed_from: Option<String>,
+    /// What the run counted in the `run_days` rollup before this write.
+    pub counted: Option<DayCount>,
     pub tasks: TaskWrites,
+}
+
+/// One run's share of the `run_days` rollup: per UTC day of its start, script
+/// and category, how many runs, by final status, and the completed ones' time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DayCount {
+    pub category: String,
+    pub day: String,
+    pub script_name: String,
+    pub runs: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub lost: i64,
+    pub completed_ms: i64,
+    pub completed_n: i64,
+}
+
+impl DayCount {
+    pub(crate) fn of(row: &RunRow) -> Option<DayCount> {
+        let started = row.started_at?;
+        let is = |status: RunStatus| i64::from(row.status == Some(status));
+        let completed_ms = if row.status == Some(RunStatus::Completed) { row.duration_ms() } else { None };
+        Some(DayCount {
+            category: row.category.clone(),
+            day: started.format("%Y-%m-%d").to_string(),
+            script_name: row.script_name.clone(),
+            runs: 1,
+            completed: is(RunStatus::Completed),
+            failed: is(RunStatus::Failed),
+            cancelled: is(RunStatus::Cancelled),
+            lost: is(RunStatus::Lost),
+            completed_ms: completed_ms.unwrap_or(0),
+            completed_n: i64::from(completed_ms.is_some()),
+        })
+    }
+
+    fn same_key(&self, other: &DayCount) -> bool {
+        (&self.category, &self.day, &self.script_name) == (&other.category, &other.day, &other.script_name)
+    }
+
+    /// The counters as statement parameters, each times `sign`, after the key.
+    fn values(&self, sign: i64) -> Vec<crate::value::Value> {
+        let mut values: Vec<crate::value::Value> =
+            vec![self.category.clone().into(), self.day.clone().into(), self.script_name.clone().into()];
+        for n in [
+            self.runs,
+            self.completed,
+            self.failed,
+            self.cancelled,
+            self.lost,
+            self.completed_ms,
+            self.completed_n,
+        ] {
+            values.push((n * sign).into());
+        }
+        values
+    }
+
+    /// `self - before` for the same key.
+    fn minus(&self, before: &DayCount) -> DayCount {
+        DayCount {
+            runs: self.runs - before.runs,
+            completed: self.completed - before.completed,
+            failed: self.failed - before.failed,
+            cancelled: self.cancelled - before.cancelled,
+            lost: self.lost - before.lost,
+            completed_ms: self.completed_ms - before.completed_ms,
+            completed_n: self.completed_n - before.completed_n,
+            ..self.clone()
+        }
+    }
 }
 
 /// Whether the run must be rebuilt from all its events rather than updated with
@@ -111,6 +187,7 @@ pub(crate) fn plan_incremental(
     outcome: &mut AppendOutcome,
 ) -> Option<RunWrite> {
     let new_run = existing.is_none();
+    let counted = existing.as_ref().and_then(DayCount::of);
     if new_run && !inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))) {
         outcome.pending += inserted.len();
         return None;
@@ -157,6 +234,7 @@ pub(crate) fn plan_incremental(
         row,
         new_run,
         renamed_from: None,
+        counted,
         tasks: TaskWrites { replace: false, inserts, updates },
     })
 }
@@ -169,6 +247,7 @@ pub(crate) fn plan_rebuild(all: &[Event], existing: Option<&RunRow>) -> Option<R
         new_run: existing.is_none() || renamed_from.is_some(),
         row,
         renamed_from,
+        counted: existing.and_then(DayCount::of),
         tasks: TaskWrites { replace: true, inserts: tasks.into_values().collect(), updates: Vec::new() },
     })
 }
@@ -204,6 +283,14 @@ pub(crate) mod sql {
              ORDER BY r.started_at DESC LIMIT 1), \
          latest_started_at = (SELECT max(r.started_at) FROM runs r WHERE r.script_name = $1) \
          WHERE script_name = $1 AND latest_run_id = $2";
+    /// Adds to (or, with negative counts, takes from) one row of the rollup.
+    pub(crate) const ADD_RUN_DAY: &str = "INSERT INTO run_days (category, day, script_name, runs, completed, \
+         failed, cancelled, lost, completed_ms, completed_n) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (category, day, script_name) DO UPDATE SET runs = run_days.runs + excluded.runs, \
+         completed = run_days.completed + excluded.completed, failed = run_days.failed + excluded.failed, \
+         cancelled = run_days.cancelled + excluded.cancelled, lost = run_days.lost + excluded.lost, \
+         completed_ms = run_days.completed_ms + excluded.completed_ms, \
+         completed_n = run_days.completed_n + excluded.completed_n";
     pub(crate) const UPSERT_SCRIPT: &str = "INSERT INTO scripts \
          (script_name, category, latest_run_id, latest_started_at, first_seen_at, run_count) \
          VALUES ($1, $2, $3, $4, $4, $5) \
@@ -276,6 +363,22 @@ pub(crate) fn task_and_script_statements(
                 sql::CLOSE_OPEN_TASKS.to_owned(),
                 vec![id.clone(), status.as_str().into(), (*at).into()],
             )),
+        }
+    }
+    // The run's share of the per-day rollup, moved or adjusted when it changed.
+    match (&write.counted, DayCount::of(&write.row)) {
+        (Some(before), Some(now)) if before.same_key(&now) => {
+            if *before != now {
+                statements.push((sql::ADD_RUN_DAY.to_owned(), now.minus(before).values(1)));
+            }
+        }
+        (before, now) => {
+            if let Some(before) = before {
+                statements.push((sql::ADD_RUN_DAY.to_owned(), before.values(-1)));
+            }
+            if let Some(now) = now {
+                statements.push((sql::ADD_RUN_DAY.to_owned(), now.values(1)));
+            }
         }
     }
     if let Some(old) = &write.renamed_from {

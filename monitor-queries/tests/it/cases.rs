@@ -696,6 +696,14 @@ pub(crate) async fn trends_match_statistics_computed_by_hand(h: Harness) {
     assert_eq!(category.duration.max_ms, Some(500_000));
     let all = monitor.trends(&TrendScope::All, t0(), at(DAY)).await.unwrap();
     assert_eq!(all.total_runs, 3);
+    // Whole days only (the per-day rollup alone), and part of one day (the runs alone).
+    let midnight = t0() - Duration::hours(6);
+    let whole = monitor.trends(&scope, midnight, midnight + Duration::days(3)).await.unwrap();
+    assert_eq!(whole.per_day, trends.per_day);
+    assert_eq!((whole.total_runs, whole.completed, whole.failed), (7, 4, 2));
+    let morning = monitor.trends(&scope, t0(), at(2 * 3600)).await.unwrap();
+    assert_eq!(morning.per_day.len(), 1);
+    assert_eq!((morning.total_runs, morning.per_day[0].mean_duration_ms), (2, Some(90_000.0)));
 
     let config =
         MonitorConfig { cache_ttl: Duration::zero(), trend_sample_limit: 3, ..MonitorConfig::default() };

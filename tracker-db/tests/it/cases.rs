@@ -69,7 +69,8 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             "V4__covering_trend_indexes",
             "V5__scripts_hot_updates",
             "V6__lighter_writes",
-            "V7__history_sort_indexes"
+            "V7__history_sort_indexes",
+            "V8__run_days_rollup"
         ]
         .map(str::to_owned)
     );
@@ -287,6 +288,82 @@ pub(crate) async fn events_before_the_start_wait_then_fold_in(h: Harness) {
     assert_eq!(outcome.duplicates, 1);
 }
 
+/// The `run_days` rollup holds exactly what aggregating the runs gives.
+async fn assert_rollup_matches_runs(store: &Store) {
+    let day = match store.backend() {
+        tracker_db::Backend::Postgres => "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        tracker_db::Backend::Sqlite => "substr(started_at, 1, 10)",
+    };
+    let count = |status: &str| format!("sum(CASE WHEN status = '{status}' THEN 1 ELSE 0 END)");
+    let direct = format!(
+        "SELECT category, {day} AS day, script_name, count(*) AS runs, CAST({} AS bigint) AS completed, \
+         CAST({} AS bigint) AS failed, CAST({} AS bigint) AS cancelled, CAST({} AS bigint) AS lost, \
+         CAST(coalesce(sum(CASE WHEN status = 'completed' THEN duration_ms END), 0) AS bigint) AS completed_ms, \
+         count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n \
+         FROM runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        count("completed"),
+        count("failed"),
+        count("cancelled"),
+        count("lost")
+    );
+    let rollup = "SELECT category, day, script_name, runs, completed, failed, cancelled, lost, completed_ms, \
+                  completed_n FROM run_days WHERE runs <> 0 OR completed_n <> 0 ORDER BY 1, 2, 3";
+    let read = |rows: Vec<tracker_db::Row>| -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|r| {
+                let mut v = vec![
+                    r.text("category").unwrap().unwrap(),
+                    r.text("day").unwrap().unwrap(),
+                    r.text("script_name").unwrap().unwrap(),
+                ];
+                for c in ["runs", "completed", "failed", "cancelled", "lost", "completed_ms", "completed_n"] {
+                    v.push(r.int(c).unwrap().unwrap_or(0).to_string());
+                }
+                v
+            })
+            .collect()
+    };
+    let expected = read(store.query(&direct, Vec::new()).await.unwrap());
+    assert!(!expected.is_empty());
+    assert_eq!(read(store.query(rollup, Vec::new()).await.unwrap()), expected);
+}
+
+pub(crate) async fn the_per_day_rollup_follows_every_kind_of_write(h: Harness) {
+    let h = h.migrated().await;
+    let mut all = Vec::new();
+    // Runs over several days and scripts, in every final status, one left running.
+    for (i, status) in [
+        Some(RunStatus::Completed),
+        Some(RunStatus::Failed),
+        Some(RunStatus::Cancelled),
+        Some(RunStatus::Completed),
+        None,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let script = if i % 2 == 0 { "DAILY_01_A.R" } else { "ANNUAL_DEC_02_B.R" };
+        let (_, events) = script_run(script, 2, status, i64::try_from(i).unwrap() * 50_000);
+        all.push(events);
+    }
+    // Appended in small batches: a run is counted at its start, moved at its end.
+    for events in &all {
+        for chunk in events.chunks(3) {
+            h.store.append(chunk.to_vec()).await.unwrap();
+        }
+    }
+    assert_rollup_matches_runs(&h.store).await;
+    // Marked lost, then its spool replayed: lost, then completed again.
+    let (run_id, events) = script_run("DAILY_03_C.R", 2, Some(RunStatus::Completed), 90_000);
+    h.store.append(events[..1].to_vec()).await.unwrap();
+    h.store.append(vec![Event::marked_lost(run_id, 1, t(90_100))]).await.unwrap();
+    assert_rollup_matches_runs(&h.store).await;
+    h.store.append(events[1..].to_vec()).await.unwrap();
+    // A batch replayed: nothing counted twice.
+    h.store.append(all[0].clone()).await.unwrap();
+    assert_rollup_matches_runs(&h.store).await;
+}
+
 pub(crate) async fn a_joined_process_stored_first_gives_way_to_the_main_start(h: Harness) {
     let h = h.migrated().await;
     let (earlier, earlier_events) = script_run("worker.R", 1, Some(RunStatus::Completed), -100);
@@ -339,6 +416,7 @@ pub(crate) async fn a_joined_process_stored_first_gives_way_to_the_main_start(h:
         ],
         "the worker's script keeps only its own run and points back at it"
     );
+    assert_rollup_matches_runs(&h.store).await;
 }
 
 pub(crate) async fn events_replayed_after_a_run_was_marked_lost_rebuild_it(h: Harness) {
