@@ -151,58 +151,84 @@ pub struct SegmentContents {
     pub damage: Option<Damage>,
 }
 
+/// What orders spooled events for replay (and makes duplicates equal).
+type EventKey = (RunId, tracker_core::StreamId, u64);
+
 /// Reads a segment; never fails on damaged content (see [`SegmentContents::damage`]).
 pub fn read_segment(path: &Path) -> io::Result<SegmentContents> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(decode_segment(&bytes))
+    let mut contents = SegmentContents::default();
+    contents.damage =
+        scan_records(io::BufReader::new(File::open(path)?), |_, event| contents.events.push(event))?;
+    Ok(contents)
 }
 
+#[cfg(test)]
 fn decode_segment(bytes: &[u8]) -> SegmentContents {
     let mut contents = SegmentContents::default();
-    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+    contents.damage =
+        scan_records(bytes, |_, event| contents.events.push(event)).expect("reading from memory cannot fail");
+    contents
+}
+
+/// Reads a segment record by record (never more than one in memory), checking
+/// each, and hands each event to `found` with the byte range of its payload.
+/// Returns the first damage found, which ends the reading.
+fn scan_records(
+    mut input: impl Read,
+    mut found: impl FnMut(std::ops::Range<u64>, Event),
+) -> io::Result<Option<Damage>> {
+    let mut header = [0_u8; MAGIC.len()];
+    let got = read_full(&mut input, &mut header)?;
+    if got < MAGIC.len() || &header != MAGIC {
         // An empty or partial header is a writer that died right after creating the file.
-        if bytes.len() < MAGIC.len() && MAGIC.starts_with(bytes) {
-            return contents;
-        }
-        contents.damage = Some(Damage::NotASpool);
-        return contents;
+        return Ok((got == MAGIC.len() || !MAGIC.starts_with(&header[..got])).then_some(Damage::NotASpool));
     }
-    let mut pos = MAGIC.len();
-    while pos < bytes.len() {
-        let offset = pos as u64;
-        if bytes.len() - pos < 8 {
-            contents.damage = Some(Damage::TornTail { offset });
-            break;
+    let mut pos = MAGIC.len() as u64;
+    let mut payload = Vec::new();
+    loop {
+        let offset = pos;
+        let mut prefix = [0_u8; 8];
+        match read_full(&mut input, &mut prefix)? {
+            0 => return Ok(None),
+            8 => {}
+            _ => return Ok(Some(Damage::TornTail { offset })),
         }
-        let len = u32::from_le_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]]);
-        let crc = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]);
+        let len = u32::from_le_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let crc = u32::from_le_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
         if len > MAX_RECORD {
-            contents.damage =
-                Some(Damage::BadRecord { offset, reason: format!("record length {len} is implausible") });
-            break;
+            let reason = format!("record length {len} is implausible");
+            return Ok(Some(Damage::BadRecord { offset, reason }));
         }
-        let end = pos + 8 + len as usize;
-        if end > bytes.len() {
-            contents.damage = Some(Damage::TornTail { offset });
-            break;
+        payload.resize(len as usize, 0);
+        if read_full(&mut input, &mut payload)? < payload.len() {
+            return Ok(Some(Damage::TornTail { offset }));
         }
-        let payload = &bytes[pos + 8..end];
-        if crc32fast::hash(payload) != crc {
-            contents.damage = Some(Damage::BadRecord { offset, reason: "checksum mismatch".into() });
-            break;
+        if crc32fast::hash(&payload) != crc {
+            return Ok(Some(Damage::BadRecord { offset, reason: "checksum mismatch".into() }));
         }
-        match serde_json::from_slice::<Event>(payload) {
-            Ok(event) => contents.events.push(event),
+        match serde_json::from_slice::<Event>(&payload) {
+            Ok(event) => found(offset + 8..offset + 8 + u64::from(len), event),
             Err(err) => {
-                contents.damage =
-                    Some(Damage::BadRecord { offset, reason: format!("undecodable event: {err}") });
-                break;
+                let reason = format!("undecodable event: {err}");
+                return Ok(Some(Damage::BadRecord { offset, reason }));
             }
         }
-        pos = end;
+        pos = offset + 8 + u64::from(len);
     }
-    contents
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(got)
 }
 
 /// Whether a segment is being written by a live process, waiting for replay, or set aside.
@@ -434,14 +460,21 @@ pub(crate) async fn replay_group(
     paths: &[PathBuf],
     batch_size: usize,
 ) -> Result<FileReplay, DbError> {
-    let mut events = Vec::new();
-    let mut read: Vec<(&PathBuf, Option<Damage>)> = Vec::with_capacity(paths.len());
+    // An index of the records (key, segment, payload bytes), not the events:
+    // a long outage's spool holds millions of events, and replaying it must
+    // not hold them all in memory.
+    let mut index: Vec<(EventKey, usize, std::ops::Range<u64>)> = Vec::new();
+    let mut read: Vec<(&PathBuf, File, Option<Damage>)> = Vec::with_capacity(paths.len());
     for path in paths {
-        match read_segment(path) {
-            Ok(contents) => {
-                events.extend(contents.events);
-                read.push((path, contents.damage));
-            }
+        let opened = File::open(path).and_then(|file| {
+            let segment = read.len();
+            let damage = scan_records(io::BufReader::new(file.try_clone()?), |range, event| {
+                index.push(((event.run_id, event.stream, event.seq), segment, range));
+            })?;
+            Ok((file, damage))
+        });
+        match opened {
+            Ok((file, damage)) => read.push((path, file, damage)),
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => {
                 return Err(DbError::Corrupt(format!("cannot read spool segment {}: {err}", path.display())));
@@ -449,12 +482,28 @@ pub(crate) async fn replay_group(
         }
     }
     // Per-stream order: records spooled while the queue overflowed may be out of order.
-    events.sort_by_key(|e| (e.run_id, e.stream, e.seq));
-    events.dedup_by_key(|e| (e.run_id, e.stream, e.seq));
-    let mut done = FileReplay { events: events.len(), segments: read.len(), ..FileReplay::default() };
-    for chunk in events.chunks(batch_size.max(1)) {
-        append_chunk(store, chunk, &paths[0], &mut done).await?;
+    index.sort_by_key(|(key, ..)| *key);
+    index.dedup_by_key(|(key, ..)| *key);
+    let mut done = FileReplay { events: index.len(), segments: read.len(), ..FileReplay::default() };
+    let mut payload = Vec::new();
+    for chunk in index.chunks(batch_size.max(1)) {
+        let mut events = Vec::with_capacity(chunk.len());
+        for (_, segment, range) in chunk {
+            let (path, file, _) = &read[*segment];
+            payload.resize((range.end - range.start) as usize, 0);
+            std::os::unix::fs::FileExt::read_exact_at(file, &mut payload, range.start).map_err(|err| {
+                DbError::Corrupt(format!("cannot read spool segment {}: {err}", path.display()))
+            })?;
+            // Checked when indexed; a file changed since would fail here, not replay garbage.
+            let event = serde_json::from_slice::<Event>(&payload).map_err(|err| {
+                DbError::Corrupt(format!("spool segment {} changed while replayed: {err}", path.display()))
+            })?;
+            events.push(event);
+        }
+        append_chunk(store, &events, &paths[0], &mut done).await?;
     }
+    let read: Vec<(&PathBuf, Option<Damage>)> =
+        read.into_iter().map(|(path, _, damage)| (path, damage)).collect();
     for (path, damage) in read {
         match damage {
             Some(damage) if damage.is_corruption() => {
