@@ -284,6 +284,11 @@ impl Writer {
                     store.migrate().await?;
                 }
                 store.ensure_current().await?;
+                if store.backend() == tracker_db::Backend::Sqlite {
+                    // The writer only appends: a small page cache is enough, and
+                    // it is memory in the user's script (SQLite's default is 2 MiB).
+                    store.execute("PRAGMA cache_size = -512", Vec::new()).await?;
+                }
                 Ok::<Store, DbError>(store)
             })
             .await
