@@ -166,9 +166,9 @@ impl DayCount {
 /// arrived after a joined process's (the row holds the joiner's metadata); or
 /// events arrived that predate its end (a spool replayed after the run was
 /// marked lost).
-pub(crate) fn needs_rebuild(existing: Option<&RunRow>, inserted: &[&Event], stored_before: usize) -> bool {
+pub(crate) fn needs_rebuild(existing: Option<&RunRow>, inserted: &[&Event], stored_before: bool) -> bool {
     match existing {
-        None => stored_before > 0 && inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))),
+        None => stored_before && inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_))),
         Some(row) => {
             // Only new events are here: a main start among them was not stored before.
             inserted.iter().any(|e| matches!(e.kind, EventKind::RunStarted(_)) && e.stream == StreamId::MAIN)
@@ -255,7 +255,6 @@ pub(crate) fn plan_rebuild(all: &[Event], existing: Option<&RunRow>) -> Option<R
 /// SQL shared by both backends (Postgres placeholders; SQLite rewrites them).
 pub(crate) mod sql {
     pub(crate) const SELECT_RUN: &str = "SELECT * FROM runs WHERE run_id = $1";
-    pub(crate) const COUNT_EVENTS: &str = "SELECT count(*) AS n FROM events WHERE run_id = $1";
     /// Whether any event of the run is stored (one index probe).
     pub(crate) const ANY_EVENTS: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE run_id = $1) AS any";
     pub(crate) const SELECT_EVENTS: &str =

@@ -37,6 +37,20 @@ impl std::fmt::Debug for PgStore {
 
 type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
 
+/// Runs a statement only when `wanted` (an insert with rows to insert, a
+/// rebuild's delete), so that it can take its place in a pipeline either way.
+async fn execute_if(
+    tx: &deadpool_postgres::Transaction<'_>,
+    stmt: &tokio_postgres::Statement,
+    wanted: bool,
+    values: &[&(dyn ToSql + Sync)],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    if wanted {
+        tx.execute(stmt, values).await?;
+    }
+    Ok(())
+}
+
 fn params(values: &[Value]) -> Params<'_> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
@@ -228,13 +242,13 @@ impl PgStore {
                 Inserts::Plain => {
                     // Nothing is stored twice (else the transaction fails): all is new.
                     let samples = SampleColumns::new(group);
-                    let event_params = events.params(&uuid);
+                    let (event_params, sample_params) = (events.params(&uuid), samples.params(&uuid));
                     let (_, run_rows, any, _, ()) = try_join5(
                         lock,
                         read_run,
                         read_any,
                         tx.execute(&insert_events, &event_params),
-                        samples.execute(&tx, &insert_samples, &uuid),
+                        execute_if(&tx, &insert_samples, !samples.streams.is_empty(), &sample_params),
                     )
                     .await?;
                     (run_rows, any, group.clone())
@@ -250,12 +264,14 @@ impl PgStore {
                         .copied()
                         .filter(|e| new.contains(&(e.stream.get(), e.seq as i64)))
                         .collect();
-                    SampleColumns::new(&inserted).execute(&tx, &insert_samples, &uuid).await?;
+                    let samples = SampleColumns::new(&inserted);
+                    execute_if(&tx, &insert_samples, !samples.streams.is_empty(), &samples.params(&uuid))
+                        .await?;
                     (run_rows, any, inserted)
                 }
             };
             let existing = convert_rows(&select_run, &existing)?.first().map(run_from_row).transpose()?;
-            let stored_before = usize::from(stored_before.get::<_, bool>(0));
+            let stored_before = stored_before.get::<_, bool>(0);
             outcome.inserted += inserted.len();
             outcome.duplicates += group.len() - inserted.len();
             if inserted.is_empty() {
@@ -277,19 +293,14 @@ impl PgStore {
                 prepared.push(tx.prepare_cached(sql).await?);
             }
             let tasks = TaskColumns::new(&write.tasks.inserts);
+            let task_params = tasks.params(&uuid);
             let run_refs = params(&run_params);
             let refs: Vec<Params<'_>> = statements.iter().map(|(_, values)| params(values)).collect();
             // In this order: the run row, a rebuild's delete, the new task rows, then updates.
-            let replace = async {
-                if write.tasks.replace {
-                    tx.execute(&delete_tasks, &[&uuid]).await?;
-                }
-                Ok(())
-            };
             try_join4(
                 tx.execute(&upsert_run, &run_refs),
-                replace,
-                tasks.execute(&tx, &insert_tasks, &uuid),
+                execute_if(&tx, &delete_tasks, write.tasks.replace, &run_param),
+                execute_if(&tx, &insert_tasks, !tasks.streams.is_empty(), &task_params),
                 try_join_all(prepared.iter().zip(&refs).map(|(stmt, values)| tx.execute(stmt, values))),
             )
             .await?;
@@ -429,28 +440,18 @@ impl SampleColumns {
         columns
     }
 
-    /// Inserts the samples (no statement when there are none).
-    async fn execute(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        stmt: &tokio_postgres::Statement,
-        run: &uuid::Uuid,
-    ) -> std::result::Result<(), tokio_postgres::Error> {
-        if !self.streams.is_empty() {
-            let values: [&(dyn ToSql + Sync); 9] = [
-                run,
-                &self.streams,
-                &self.seqs,
-                &self.ats,
-                &self.rss,
-                &self.peak_rss,
-                &self.cpu,
-                &self.read,
-                &self.write,
-            ];
-            tx.execute(stmt, &values).await?;
-        }
-        Ok(())
+    fn params<'a>(&'a self, run: &'a uuid::Uuid) -> [&'a (dyn ToSql + Sync); 9] {
+        [
+            run,
+            &self.streams,
+            &self.seqs,
+            &self.ats,
+            &self.rss,
+            &self.peak_rss,
+            &self.cpu,
+            &self.read,
+            &self.write,
+        ]
     }
 }
 
@@ -493,30 +494,20 @@ impl<'a> TaskColumns<'a> {
         }
     }
 
-    /// Inserts the rows in one statement (none when there are none).
-    async fn execute(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        stmt: &tokio_postgres::Statement,
-        run: &uuid::Uuid,
-    ) -> std::result::Result<(), tokio_postgres::Error> {
-        if !self.streams.is_empty() {
-            let values: [&(dyn ToSql + Sync); 11] = [
-                run,
-                &self.streams,
-                &self.numbers,
-                &self.depths,
-                &self.names,
-                &self.statuses,
-                &self.started,
-                &self.finished,
-                &self.messages,
-                &self.done,
-                &self.total,
-            ];
-            tx.execute(stmt, &values).await?;
-        }
-        Ok(())
+    fn params<'b>(&'b self, run: &'b uuid::Uuid) -> [&'b (dyn ToSql + Sync); 11] {
+        [
+            run,
+            &self.streams,
+            &self.numbers,
+            &self.depths,
+            &self.names,
+            &self.statuses,
+            &self.started,
+            &self.finished,
+            &self.messages,
+            &self.done,
+            &self.total,
+        ]
     }
 }
 

@@ -265,12 +265,13 @@ fn append_blocking(conn: &mut Connection, events: &[Event]) -> Result<AppendOutc
             .first()
             .map(run_from_row)
             .transpose()?;
-        let stored_before = if existing.is_none() {
-            let rows = query_rows(&tx, &sqlite_sql(sql::COUNT_EVENTS), std::slice::from_ref(&id))?;
-            rows.first().map(|r| r.int("n")).transpose()?.flatten().unwrap_or(0) as usize
-        } else {
-            0
-        };
+        let stored_before = existing.is_none()
+            && query_rows(&tx, &sqlite_sql(sql::ANY_EVENTS), std::slice::from_ref(&id))?
+                .first()
+                .map(|r| r.boolean("any"))
+                .transpose()?
+                .flatten()
+                .unwrap_or(false);
         let mut inserted: Vec<&Event> = Vec::with_capacity(group.len());
         {
             let mut insert_event = tx.prepare_cached(&statements.insert_event)?;
