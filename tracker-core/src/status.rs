@@ -48,8 +48,9 @@ impl RunStatus {
         }
     }
 
-    /// Whether the run can still change (only `running`). `lost` is final for task
-    /// events but may still be closed by a late finish.
+    /// Whether the run is open (only `running`). A `lost` run is not open, but it
+    /// is not final either: a process that reports again makes it `running`, and a
+    /// late finish closes it (see [`RunStatus::can_become`]).
     pub fn is_open(self) -> bool {
         self == RunStatus::Running
     }

@@ -276,6 +276,8 @@ enum Call {
     Heartbeat,
     Fork,
     Finish(u8),
+    /// The monitor marks the run lost (its own stream, not a session call).
+    MarkLost,
 }
 
 fn call() -> impl Strategy<Value = Call> {
@@ -288,6 +290,7 @@ fn call() -> impl Strategy<Value = Call> {
         1 => Just(Call::Heartbeat),
         1 => Just(Call::Fork),
         1 => (0u8..4).prop_map(Call::Finish),
+        1 => Just(Call::MarkLost),
     ]
 }
 
@@ -301,6 +304,7 @@ proptest! {
         let mut sessions = vec![main];
         let mut events = vec![start];
         let mut finished = false;
+        let mut monitor_seq = 0;
         for (i, call) in calls.into_iter().enumerate() {
             let at = t(i as i64 + 1);
             let which = i % sessions.len();
@@ -318,6 +322,10 @@ proptest! {
                     let child = s.fork(StreamId::from_random([(i as u8).wrapping_add(1); 8]));
                     sessions.push(child);
                     Ok(Vec::new())
+                }
+                Call::MarkLost => {
+                    monitor_seq += 1;
+                    Ok(vec![Event::marked_lost(run_id, monitor_seq, at)])
                 }
                 Call::Finish(kind) => {
                     let status = [RunStatus::Completed, RunStatus::Failed, RunStatus::Cancelled, RunStatus::Running][kind as usize];
@@ -356,7 +364,15 @@ proptest! {
                 for c in &changes { c.apply_to(&mut tasks); }
                 let entered = matches!(e.kind, EventKind::TaskEntered { .. });
                 prop_assert!(!(ended && entered));
-                if matches!(e.kind, EventKind::RunFinished(_)) { ended = true; }
+                // A lost run that reports again is running again; only a real end is final.
+                if before.status == Some(RunStatus::Lost) && entered {
+                    prop_assert_eq!(row.status, Some(RunStatus::Running));
+                }
+                if let EventKind::RunFinished(end) = &e.kind
+                    && end.status != RunStatus::Lost
+                {
+                    ended = true;
+                }
             } else {
                 prop_assert_eq!(&row, &before);
             }
