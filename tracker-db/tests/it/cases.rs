@@ -606,3 +606,148 @@ pub(crate) async fn concurrent_writer_processes_lose_nothing(h: Harness) {
     }
     assert_worker_load_landed(&h.store, workers, shared).await;
 }
+
+/// Every (from, to) pair of run statuses, through the store: legal moves are
+/// applied, the others are kept in history, reported as a conflict and leave
+/// the projection as it was, exactly as `RunStatus::can_become` says.
+pub(crate) async fn every_status_pair_follows_the_lifecycle(h: Harness) {
+    let h = h.migrated().await;
+    for from in RunStatus::ALL {
+        for to in RunStatus::ALL {
+            let run_id = new_run_id();
+            let (mut s, start) = Session::start(run_id, meta("DAILY_07.R", None), t(0)).unwrap();
+            let mut setup = vec![start];
+            let mut monitor_seq = 0;
+            let mut main_seq = 1;
+            match from {
+                RunStatus::Running => {}
+                RunStatus::Lost => {
+                    monitor_seq += 1;
+                    setup.push(Event::marked_lost(run_id, monitor_seq, t(10)));
+                }
+                status => {
+                    let finish = s.finish(end(status), t(10)).unwrap();
+                    main_seq += finish.len() as u64;
+                    setup.extend(finish);
+                }
+            }
+            h.store.append(setup).await.unwrap();
+            let before = h.store.run(run_id).await.unwrap().unwrap();
+            assert_eq!(before.status, Some(from));
+            let at = t(20);
+            let step = match to {
+                RunStatus::Lost => Event::marked_lost(run_id, monitor_seq + 1, at),
+                RunStatus::Running => Event {
+                    run_id,
+                    stream: StreamId::MAIN,
+                    seq: main_seq + 1,
+                    at,
+                    kind: EventKind::Heartbeat,
+                },
+                status => Event {
+                    run_id,
+                    stream: StreamId::MAIN,
+                    seq: main_seq + 1,
+                    at,
+                    kind: EventKind::RunFinished(Box::new(end(status))),
+                },
+            };
+            let outcome = h.store.append(vec![step]).await.unwrap();
+            assert_eq!(outcome.inserted, 1, "{from} -> {to}: the event is kept in history");
+            let after = h.store.run(run_id).await.unwrap().unwrap();
+            if from == to && from == RunStatus::Running {
+                assert!(
+                    outcome.conflicts.is_empty(),
+                    "a heartbeat of a running run: {:?}",
+                    outcome.conflicts
+                );
+                assert_eq!(after.status, Some(RunStatus::Running));
+            } else if from.can_become(to) {
+                assert!(outcome.conflicts.is_empty(), "{from} -> {to} is legal: {:?}", outcome.conflicts);
+                assert_eq!(after.status, Some(to), "{from} -> {to}");
+                assert_eq!(after.finished_at.is_some(), to != RunStatus::Running, "{from} -> {to}");
+            } else {
+                assert_eq!(outcome.conflicts.len(), 1, "{from} -> {to} is illegal");
+                let reason = &outcome.conflicts[0].reason;
+                assert!(reason.contains(from.as_str()), "{from} -> {to}: {reason}");
+                assert_eq!(after, before, "{from} -> {to}: projection unchanged");
+            }
+        }
+    }
+}
+
+/// Each kind of bad input is refused with an error that names it, and nothing
+/// of the batch is written.
+pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
+    let h = h.migrated().await;
+    let long = |n: usize| "x".repeat(n + 1);
+    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<Event>)>)> = vec![
+        (
+            "task name",
+            Box::new(|e: &mut Vec<Event>| {
+                e[1].kind = EventKind::TaskEntered { task: 1, depth: 0, name: "".into() }
+            }),
+        ),
+        (
+            "task name",
+            Box::new(move |e: &mut Vec<Event>| {
+                e[1].kind = EventKind::TaskEntered {
+                    task: 1,
+                    depth: 0,
+                    name: long(tracker_core::validate::MAX_TASK_NAME),
+                }
+            }),
+        ),
+        (
+            "control character",
+            Box::new(|e: &mut Vec<Event>| {
+                e[1].kind = EventKind::TaskEntered { task: 1, depth: 0, name: "tab\tname".into() }
+            }),
+        ),
+        (
+            "message",
+            Box::new(move |e: &mut Vec<Event>| {
+                e[2].kind = EventKind::StatusUpdate(tracker_core::StatusUpdate {
+                    message: Some(long(tracker_core::validate::MAX_MESSAGE)),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "progress",
+            Box::new(|e: &mut Vec<Event>| {
+                e[3].kind = EventKind::StatusUpdate(tracker_core::StatusUpdate {
+                    progress_done: Some(11),
+                    progress_total: Some(10),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "script name",
+            Box::new(|e: &mut Vec<Event>| {
+                if let EventKind::RunStarted(meta) = &mut e[0].kind {
+                    meta.script_name = String::new();
+                }
+            }),
+        ),
+        ("seq", Box::new(|e: &mut Vec<Event>| e[0].seq = 0)),
+        (
+            "running",
+            Box::new(|e: &mut Vec<Event>| {
+                let last = e.len() - 1;
+                e[last].kind = EventKind::RunFinished(Box::new(end(RunStatus::Running)));
+            }),
+        ),
+    ];
+    for (needle, spoil) in cases {
+        let (run_id, mut events) = script_run("DAILY_08.R", 2, Some(RunStatus::Completed), 0);
+        spoil(&mut events);
+        let err = h.store.append(events).await.unwrap_err();
+        assert!(matches!(err, DbError::InvalidEvent { .. }), "{needle}: {err:?}");
+        let text = err.to_string();
+        assert!(text.to_lowercase().contains(needle), "the error names the problem ({needle}): {text}");
+        assert!(h.store.run(run_id).await.unwrap().is_none(), "{needle}: nothing written");
+    }
+    assert_eq!(count(&h.store, "events").await, 0);
+}

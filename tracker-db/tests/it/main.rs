@@ -10,6 +10,8 @@ test_support::on_both_stores! {
     an_unmigrated_store_says_to_run_migrate,
     a_full_run_lands_in_runs_tasks_events_and_scripts,
     every_final_status_is_stored,
+    every_status_pair_follows_the_lifecycle,
+    bad_input_is_refused_with_a_clear_error,
     refused_transitions_are_kept_in_history_and_reported,
     replaying_a_batch_changes_nothing,
     batches_of_any_size_give_the_same_projection,
