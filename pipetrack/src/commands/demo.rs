@@ -9,7 +9,15 @@
 //! The live scripts are this binary run as the hidden `pipetrack demo-script
 //! ROLE`: each reports through `tracker-client`, the in-process tracker the R
 //! and Python bindings wrap (heartbeats, resource samples, batching), and
-//! stops when its standard input closes (the demo holds it open).
+//! stops when its standard input closes (the demo holds it open) or on SIGINT
+//! or SIGTERM, ending its open run as cancelled.
+//!
+//! The scripts run in process groups of their own, so a Ctrl-C in the
+//! terminal reaches only the demo, which then stops them itself (standard
+//! input closed and SIGTERM, then a bounded wait) before it exits.
+//!
+//! `PIPETRACK_DEMO_STALL_SECS` (default 45) sets how long the stalling script
+//! goes without progress before the dashboard shows it as stalled.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +88,47 @@ fn remove_store(path: &Path) {
     let _ = std::fs::remove_file(path.with_extension("migrate.lock"));
 }
 
+/// `PIPETRACK_DEMO_STALL_SECS`: seconds without progress before a run of a
+/// script without history shows as stalled (default 45).
+fn stall_after() -> anyhow::Result<i64> {
+    match std::env::var("PIPETRACK_DEMO_STALL_SECS") {
+        Err(_) => Ok(45),
+        Ok(text) => match text.trim().parse::<i64>() {
+            Ok(secs) if (1..=86_400).contains(&secs) => Ok(secs),
+            _ => anyhow::bail!(
+                "PIPETRACK_DEMO_STALL_SECS={text:?} is not a number of seconds from 1 to 86400: unset it for the default (45)"
+            ),
+        },
+    }
+}
+
+/// How long the live scripts get to end their runs and flush before they are killed.
+const CHILD_GRACE: StdDuration = StdDuration::from_secs(5);
+
+/// Stops the live scripts: closes their standard input and sends SIGTERM
+/// (either makes a script end its open run as cancelled, flush and exit),
+/// waits for all of them together for at most [`CHILD_GRACE`], then kills
+/// and reaps any still running, so none outlives the demo.
+async fn stop_children(children: &mut [tokio::process::Child]) {
+    for child in children.iter_mut() {
+        drop(child.stdin.take());
+        if let Some(pid) = child.id() {
+            let _ = tracker_client::resources::send_signal(pid, 15);
+        }
+    }
+    let deadline = tokio::time::Instant::now() + CHILD_GRACE;
+    for child in children.iter_mut() {
+        if tokio::time::timeout_at(deadline, child.wait()).await.is_err() {
+            error_line(&format!(
+                "a live script (process {}) did not stop within {} s; killing it",
+                child.id().unwrap_or_default(),
+                CHILD_GRACE.as_secs()
+            ));
+            let _ = child.kill().await;
+        }
+    }
+}
+
 pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
     let serve_options = match options(demo.bind, 2) {
         Ok(options) => options,
@@ -116,6 +165,7 @@ pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
     }
 
     let url = format!("sqlite://{}", db.display());
+    let stall_after = stall_after()?;
     let mut children = Vec::new();
     if demo.live {
         let exe = std::env::current_exe().context("finding the pipetrack binary to run the live scripts")?;
@@ -126,6 +176,9 @@ pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
                 .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
+                // A group of its own: the terminal's Ctrl-C goes to the demo only,
+                // which stops the scripts itself (see `stop_children`).
+                .process_group(0)
                 .kill_on_drop(true)
                 .spawn()
                 .with_context(|| format!("starting the live script {}", role.script()))?;
@@ -139,8 +192,8 @@ pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
     // Short thresholds so the stalling script shows as stalled within a minute.
     let monitor_config = MonitorConfig {
         cache_ttl: Duration::seconds(1),
-        stall_floor: Duration::seconds(30),
-        stall_without_history: Duration::seconds(45),
+        stall_floor: Duration::seconds(30.min(stall_after)),
+        stall_without_history: Duration::seconds(stall_after),
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(store, monitor_config);
@@ -151,15 +204,7 @@ pub(crate) async fn run(demo: DemoOptions) -> anyhow::Result<ExitCode> {
     ));
     let served = server.run(stop_signal()).await;
 
-    // Closing their standard input asks the live scripts to end their runs as cancelled.
-    for child in &mut children {
-        drop(child.stdin.take());
-    }
-    for child in &mut children {
-        if tokio::time::timeout(StdDuration::from_secs(5), child.wait()).await.is_err() {
-            let _ = child.kill().await;
-        }
-    }
+    stop_children(&mut children).await;
     if temporary {
         // The directory is this process's own (pipetrack-demo-PID): store, log, spool.
         let _ = std::fs::remove_dir_all(&dir);
@@ -309,10 +354,18 @@ pub(crate) async fn live_script(
         ..ClientConfig::default()
     });
     let (stop_tx, stop) = watch::channel(false);
+    // Stop when the demo closes our standard input, or on SIGINT / SIGTERM
+    // (e.g. a Ctrl-C sent to our process group): the open run ends as cancelled.
     tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buffer = [0u8; 64];
-        while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
+        let stdin_closed = async {
+            let mut stdin = tokio::io::stdin();
+            let mut buffer = [0u8; 64];
+            while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
+        };
+        tokio::select! {
+            () = stdin_closed => {}
+            () = stop_signal() => {}
+        }
         let _ = stop_tx.send(true);
     });
     let log = log_dir.join("DAILY_08_Live_Vendor_Feed.log");
