@@ -569,10 +569,24 @@ pub(crate) async fn concurrent_writers_in_one_process_lose_nothing(h: Harness) {
     let h = h.migrated().await;
     let shared = new_run_id();
     let workers = 8;
+    // Half the writers share the test's store (one SQLite connection, or one
+    // Postgres pool); the other half each open their own, as separate tracked
+    // scripts would: on SQLite these contend for the file's write lock (WAL,
+    // busy timeout), on Postgres for rows of the shared run.
     let handles: Vec<_> = (0..workers)
         .map(|w| {
-            let store = h.store.clone();
-            tokio::spawn(async move { write_worker_load(&store, w as u8, shared).await })
+            let shared_store = h.store.clone();
+            let url = h.url.clone();
+            tokio::spawn(async move {
+                let store = if w % 2 == 0 {
+                    shared_store
+                } else {
+                    let config =
+                        tracker_db::StoreConfig::from_url(&url, tracker_db::config::Source::Code).unwrap();
+                    Store::open(&config).await.unwrap()
+                };
+                write_worker_load(&store, w as u8, shared).await
+            })
         })
         .collect();
     for handle in handles {
