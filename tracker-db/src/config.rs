@@ -128,6 +128,17 @@ impl StoreConfig {
         if let Some(host) = get("MONITOR_DB_HOST") {
             return Self::from_monitor_vars(&host, &get);
         }
+        // Some MONITOR_DB_* set without the host: the user meant Postgres, and
+        // silently tracking into the local SQLite file would hide every run.
+        if let Some(name) = MONITOR_VARS[1..].iter().find(|name| get(name).is_some()) {
+            return Err(ConfigError {
+                setting: "MONITOR_DB_HOST",
+                problem: format!("{name} is set but MONITOR_DB_HOST is not"),
+                fix: "set MONITOR_DB_HOST (e.g. localhost) to use that PostgreSQL database, or unset \
+                      MONITOR_DB_* to use the embedded SQLite file"
+                    .into(),
+            });
+        }
         Ok(Self::sqlite(default_sqlite_path(&lookup), Source::Default))
     }
 
@@ -335,6 +346,20 @@ mod tests {
         assert!(err.to_string().starts_with("MONITOR_DB_PORT: \"x\" is not a port number"), "{err}");
         let err = StoreConfig::from_lookup(lookup(&[("MONITOR_DB_HOST", "h")])).unwrap_err();
         assert!(err.to_string().contains("MONITOR_DB_NAME"), "{err}");
+    }
+
+    #[test]
+    fn monitor_vars_without_the_host_are_refused_not_ignored() {
+        for name in &MONITOR_VARS[1..] {
+            let err = StoreConfig::from_lookup(lookup(&[(name, "x")])).unwrap_err();
+            assert_eq!(err.setting, "MONITOR_DB_HOST");
+            assert!(err.to_string().contains(&format!("{name} is set but MONITOR_DB_HOST is not")), "{err}");
+            assert!(err.to_string().contains("unset MONITOR_DB_*"), "{err}");
+            assert!(!err.to_string().contains("=x"), "no value is printed: {err}");
+        }
+        // Blank values count as unset.
+        let config = StoreConfig::from_lookup(lookup(&[("MONITOR_DB_NAME", " ")])).unwrap();
+        assert_eq!(config.source(), Source::Default);
     }
 
     #[test]
