@@ -244,7 +244,7 @@ impl History {
         };
         let mut events = vec![first];
         let mut at = start;
-        let peak = u64::from(script.peak_mib) * 1024 * 1024;
+        let peak = run_peak_bytes(script.peak_mib, start, run_id);
         let mut ended_ok = true;
         let date = start.format("%Y-%m-%d").to_string();
         for (i, task) in script.tasks.iter().enumerate() {
@@ -392,9 +392,60 @@ pub async fn write(
     Ok(summary)
 }
 
+/// A run's peak memory: the script's typical peak, drifting slowly over the
+/// year (data grows, then is pruned: +-15 % over a ~90-day cycle) and varying
+/// run to run (+-20 %). Derived from the start time and the run id, not from
+/// the generator's random stream, so every other value of a seeded history is
+/// unchanged; the same run always gets the same peak.
+fn run_peak_bytes(typical_mib: u32, start: DateTime<Utc>, run_id: RunId) -> u64 {
+    let day = start.timestamp().div_euclid(86_400) as f64;
+    let drift = 1.0 + 0.15 * (day * std::f64::consts::TAU / 90.0).sin();
+    // splitmix64 of the id: a uniform number in [0, 1).
+    let mut x = (run_id.0.as_u128() as u64) ^ ((run_id.0.as_u128() >> 64) as u64);
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    let jitter = 0.8 + 0.4 * ((x >> 11) as f64 / (1u64 << 53) as f64);
+    (f64::from(typical_mib) * drift * jitter * 1024.0 * 1024.0).round() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every resource sample's peak memory in `run`.
+    fn peaks(run: &GeneratedRun) -> Vec<u64> {
+        run.events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                tracker_core::EventKind::ResourceSample(s) => Some(s.peak_rss_bytes),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn peak_memory_varies_from_run_to_run_deterministically() {
+        let config = HistoryConfig { days: 60, ..HistoryConfig::default() };
+        let runs: Vec<GeneratedRun> = History::new(config.clone()).collect();
+        let script = "DAILY_00a_BDC_Download.py";
+        let typical = u64::from(SCRIPTS.iter().find(|s| s.name == script).unwrap().peak_mib) << 20;
+        let per_run: Vec<u64> =
+            runs.iter().filter(|r| r.script == script).filter_map(|r| peaks(r).first().copied()).collect();
+        assert!(per_run.len() > 40, "{}", per_run.len());
+        let distinct: std::collections::BTreeSet<u64> = per_run.iter().copied().collect();
+        assert!(distinct.len() > per_run.len() * 9 / 10, "peaks differ between runs");
+        let (lo, hi) = (*distinct.first().unwrap(), *distinct.last().unwrap());
+        assert!(
+            lo as f64 >= typical as f64 * 0.8 * 0.85 - 1.0 && hi as f64 <= typical as f64 * 1.2 * 1.15 + 1.0
+        );
+        assert!(hi as f64 > lo as f64 * 1.2, "a visible spread: {lo}..{hi}");
+        // Within a run every sample reports the same peak; the same seed gives the same peaks.
+        assert!(runs.iter().all(|r| peaks(r).windows(2).all(|w| w[0] == w[1])));
+        let again: Vec<GeneratedRun> = History::new(config).collect();
+        assert_eq!(runs, again);
+    }
 
     #[test]
     fn same_seed_same_history_other_seed_other_history() {

@@ -81,8 +81,26 @@
     };
   }
 
+  // A page that failed because the store did not answer reloads itself.
+  function retry(el) {
+    var left = parseInt(el.getAttribute("data-retry"), 10);
+    if (!(left > 0)) { return; }
+    var tick = function () {
+      left -= 1;
+      if (left <= 0) {
+        el.textContent = "Trying again now…";
+        window.location.reload();
+        return;
+      }
+      el.textContent = "Trying again in " + left + " s.";
+      window.setTimeout(tick, 1000);
+    };
+    window.setTimeout(tick, 1000);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localise(document);
     document.querySelectorAll("[data-live]").forEach(follow);
+    document.querySelectorAll("[data-retry]").forEach(retry);
   });
 })();

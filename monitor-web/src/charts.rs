@@ -343,11 +343,19 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         return no_data(root, "completed runs");
     }
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let single = one_script(trends);
+    // Several scripts: a line between runs of different scripts means nothing,
+    // so the points carry a line of each day's median duration (of every run,
+    // before thinning) instead.
+    let medians = if single { Vec::new() } else { daily_medians(&points) };
     let (points, every) = thin(points);
-    let (x0, x1) = (points[0].0, points[points.len() - 1].0);
+    let x0 = medians.iter().map(|m| m.x).fold(points[0].0, f64::min);
+    let x1 = medians.iter().map(|m| m.x).fold(points[points.len() - 1].0, f64::max);
     let y1 = points.iter().map(|p| p.1).fold(0.0_f64, f64::max) * 1.1 + 0.01;
-    let mut chart = ChartBuilder::on(root)
+    let (legend, plot) = root.split_vertically(LEGEND_H);
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
+        .margin_top(8)
         .x_label_area_size(48)
         .y_label_area_size(72)
         .build_cartesian_2d(padded(x0, x1), 0.0..y1)
@@ -365,24 +373,84 @@ fn duration_chart(root: &Root<'_>, trends: &Trends) -> Drawn {
         .light_line_style(GRID)
         .draw()
         .map_err(draw_err)?;
-    // Runs of several scripts are points only: a line between different scripts means nothing.
-    if one_script(trends) {
+    if single {
         chart
             .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), BLUE.stroke_width(2)))
             .map_err(draw_err)?;
     }
     chart.draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, BLUE.filled()))).map_err(draw_err)?;
-    let targets = points
+    if !medians.is_empty() {
+        chart
+            .draw_series(LineSeries::new(medians.iter().map(|m| (m.x, m.minutes)), ORANGE.stroke_width(3)))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(medians.iter().map(|m| TriangleMarker::new((m.x, m.minutes), 5, ORANGE.filled())))
+            .map_err(draw_err)?;
+    }
+    let left = chart.plotting_area().get_pixel_range().0.start;
+    if single {
+        legend_row(&legend, left, &[("completed run", BLUE, true)])?;
+    } else {
+        legend_row(&legend, left, &[("completed run", BLUE, false), ("daily median", ORANGE, true)])?;
+    }
+    let mut targets: Vec<Target> = points
         .iter()
         .map(|p| {
             let (x, y) = chart.backend_coord(&(p.0, p.1));
             Target::Circle { x, y, title: p.2.clone() }
         })
         .collect();
-    Ok((
-        targets,
-        format!("Line chart of the duration of {} completed runs over time{}.", points.len(), thinned(every)),
-    ))
+    targets.extend(medians.iter().map(|m| {
+        let (x, y) = chart.backend_coord(&(m.x, m.minutes));
+        Target::Circle { x, y, title: m.title.clone() }
+    }));
+    let description = if single {
+        format!("Line chart of the duration of {} completed runs over time{}.", points.len(), thinned(every))
+    } else {
+        format!(
+            "Chart of the duration of {} completed runs of several scripts over time{}, with a line of each day's median.",
+            points.len(),
+            thinned(every)
+        )
+    };
+    Ok((targets, description))
+}
+
+/// One day's median duration on the duration chart.
+#[derive(Debug)]
+struct DayMedian {
+    /// Noon of the UTC day, in seconds.
+    x: f64,
+    minutes: f64,
+    title: String,
+}
+
+/// The median duration of each UTC day's runs; `points` are (start seconds,
+/// minutes, title) sorted by start.
+fn daily_medians(points: &[(f64, f64, String)]) -> Vec<DayMedian> {
+    let day_of = |x: f64| (x / 86_400.0).floor() as i64;
+    points
+        .chunk_by(|a, b| day_of(a.0) == day_of(b.0))
+        .map(|day| {
+            let mut values: Vec<f64> = day.iter().map(|p| p.1).collect();
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            let minutes =
+                if n % 2 == 1 { values[n / 2] } else { f64::midpoint(values[n / 2 - 1], values[n / 2]) };
+            let start = day_of(day[0].0) * 86_400;
+            let date = DateTime::from_timestamp(start, 0).map(|t| t.format("%Y-%m-%d").to_string());
+            DayMedian {
+                x: (start + 43_200) as f64,
+                minutes,
+                title: format!(
+                    "{} · median {} of {n} completed run{}",
+                    date.unwrap_or_default(),
+                    format::duration(Some((minutes * 60_000.0).round() as i64)),
+                    if n == 1 { "" } else { "s" }
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Keeps every n-th point (and the last) so that at most [`MAX_POINTS`] remain; returns n.
@@ -864,12 +932,12 @@ mod tests {
     #[test]
     fn legends_sit_above_the_plot_area_and_labels_are_readable() {
         let t = trends(&[3; 30], &[], 40);
-        for kind in [ChartKind::Outcomes, ChartKind::Resources] {
+        for kind in [ChartKind::Outcomes, ChartKind::Resources, ChartKind::Duration] {
             let chart = draw(kind, &t).unwrap();
             let texts = texts(&chart.plain);
             let legend = texts
                 .iter()
-                .find(|t| t.2 == "failed" || t.2.starts_with("peak memory"))
+                .find(|t| t.2 == "failed" || t.2.starts_with("peak memory") || t.2 == "completed run")
                 .unwrap_or_else(|| panic!("{kind:?} has no legend"));
             let top = chart
                 .targets
@@ -923,6 +991,37 @@ mod tests {
         let outcomes = draw(ChartKind::Outcomes, &long).unwrap();
         // 800 days of 4 runs, 9 days a bar: 36 runs a bar.
         assert_eq!(numbers(&outcomes.plain), [0, 10, 20, 30, 40]);
+    }
+
+    #[test]
+    fn duration_of_several_scripts_draws_a_daily_median_line_with_a_legend() {
+        let mut t = trends(&[3; 4], &[], 8);
+        for (i, run) in t.runs.iter_mut().enumerate() {
+            run.script_name = if i % 2 == 0 { "a.R".into() } else { "b.py".into() };
+        }
+        let chart = draw(ChartKind::Duration, &t).unwrap();
+        let svg = chart.svg();
+        let legend: Vec<String> = texts(&chart.plain).into_iter().map(|t| t.2).collect();
+        assert!(legend.contains(&"daily median".to_owned()), "{legend:?}");
+        assert!(chart.plain.contains("<polyline"), "a line is drawn");
+        // Runs every 20 h from 2025-11-01 00:00: 20, 21 and 22 min on the first
+        // day (00:00, 20:00), the median of two runs is 20m30s.
+        assert!(svg.contains("<title>2025-11-01 · median 20m30s of 2 completed runs</title>"), "{svg}");
+        assert!(
+            svg.contains("<title>a.R · 2025-11-01 00:00 UTC · 20m00s</title>"),
+            "points keep their titles"
+        );
+        let medians = daily_medians(&[
+            (0.0, 4.0, String::new()),
+            (10.0, 1.0, String::new()),
+            (20.0, 9.0, String::new()),
+        ]);
+        assert_eq!(medians.len(), 1);
+        assert_eq!((medians[0].x, medians[0].minutes), (43_200.0, 4.0));
+        // One script: one line through its runs, no median.
+        let one = draw(ChartKind::Duration, &trends(&[3; 4], &[], 8)).unwrap();
+        assert!(!one.svg().contains("median"));
+        assert!(texts(&one.plain).iter().any(|t| t.2 == "completed run"));
     }
 
     #[test]

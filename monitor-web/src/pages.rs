@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use monitor_queries::{
-    ErrorGroup, HistoryFilter, HistorySort, Monitor, RunState, RunSummary, ScriptStatus, TrendScope,
+    ErrorGroup, ErrorGroupFilter, HistoryFilter, HistorySort, Monitor, RunState, RunSummary, ScriptStatus,
+    TrendScope,
 };
 use serde::Deserialize;
 use tracker_core::{RunId, RunStatus};
@@ -20,7 +21,7 @@ use crate::error::{WebError, bad_request};
 use crate::format;
 use crate::params::{self, ErrorParams, HistoryParams, TrendParams};
 use crate::server::AppState;
-use crate::views::{Board, GroupRow, HistoryRow, LogView, RunView, Summary};
+use crate::views::{Board, GroupContext, GroupRow, HistoryRow, LogView, RunView, Summary};
 
 /// Bytes of a log shown in the run page / served as text.
 const LOG_IN_PAGE: u64 = 64 * 1024;
@@ -65,7 +66,12 @@ struct MessagePage {
     message: String,
     back_href: &'static str,
     back_label: &'static str,
+    /// Seconds before the page reloads itself (0: never).
+    retry_secs: u32,
 }
+
+/// How often a page that failed because the store did not answer reloads itself.
+pub(crate) const RETRY_SECS: u32 = 10;
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
@@ -85,15 +91,24 @@ impl IntoResponse for PageError {
             csrf: String::new(),
             version: env!("CARGO_PKG_VERSION"),
         };
-        let body = if self.0.is_store_failure() {
+        let store_failure = self.0.is_store_failure();
+        let body = if store_failure {
             page.banner = Some(format!("The store could not be read: {message}"));
-            "The dashboard will show data again as soon as the store answers. Reload to retry.".to_owned()
+            format!(
+                "The dashboard will show data again as soon as the store answers: this page tries again by itself every {RETRY_SECS} seconds."
+            )
         } else {
             message
         };
-        let html = MessagePage { page, message: body, back_href: "/", back_label: "Back to the status page" }
-            .render()
-            .unwrap_or_else(|_| "pipetrack: the error page failed to render".to_owned());
+        let html = MessagePage {
+            page,
+            message: body,
+            back_href: "/",
+            back_label: "Back to the status page",
+            retry_secs: if store_failure { RETRY_SECS } else { 0 },
+        }
+        .render()
+        .unwrap_or_else(|_| "pipetrack: the error page failed to render".to_owned());
         (status, Html(html)).into_response()
     }
 }
@@ -333,6 +348,23 @@ fn columns(params: &HistoryParams, filter: &HistoryFilter) -> Vec<Column> {
     .collect()
 }
 
+/// The CSV export's query: the page's filter with its range pinned to what the
+/// page showed, `from` resolved (the default is "30 days before now") and `to`
+/// at most the moment the page was read, so runs started after the page
+/// loaded are not in the export.
+fn export_query(params: &HistoryParams, filter: &HistoryFilter, now: DateTime<Utc>) -> String {
+    let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // Anything the page listed started at or before `now`; `to` is exclusive.
+    let read_at = now + Duration::milliseconds(1);
+    let from = filter.from.unwrap_or(now - Duration::days(params::DEFAULT_DAYS));
+    let to = match filter.to {
+        Some(to) if to < read_at || from >= read_at => to,
+        _ => read_at,
+    };
+    let (from, to) = (stamp(from), stamp(to));
+    params.query_with(&[("from", Some(&from)), ("to", Some(&to)), ("cursor", None), ("limit", None)])
+}
+
 pub(crate) async fn history(
     State(state): State<AppState>,
     Extension(csrf): Extension<CsrfToken>,
@@ -374,7 +406,7 @@ pub(crate) async fn history(
             },
             if descending { "descending" } else { "ascending" }
         ),
-        export_query: params.query_with(&[("cursor", None), ("limit", None)]),
+        export_query: export_query(&params, &filter, now),
         first_query: params.query_with(&[("cursor", None)]),
         next_query: page.next_cursor.as_deref().map(|cursor| params.query_with(&[("cursor", Some(cursor))])),
         form,
@@ -514,6 +546,30 @@ struct ErrorsPage {
     form: FormValues,
     groups: Vec<GroupRow>,
     notice: Option<String>,
+    /// `Some(limit)` when the query read only the latest `limit` failures.
+    capped: Option<usize>,
+}
+
+/// Most error groups whose latest run is read for context (failing task,
+/// traceback, log) on one page.
+const GROUP_CONTEXTS: usize = 50;
+
+/// The groups' rows, the first [`GROUP_CONTEXTS`] with their latest run's
+/// context (read concurrently; a run that cannot be read just has none).
+async fn group_rows(monitor: &Monitor, groups: &[ErrorGroup]) -> Vec<GroupRow> {
+    let details = futures_util::future::join_all(
+        groups.iter().take(GROUP_CONTEXTS).map(|g| monitor.run_detail(g.latest_run_id)),
+    )
+    .await;
+    let mut details = details.into_iter();
+    groups
+        .iter()
+        .map(|group| {
+            let mut row = GroupRow::new(group);
+            row.context = details.next().and_then(Result::ok).map(|d| GroupContext::new(&d));
+            row
+        })
+        .collect()
 }
 
 /// `?done=FINGERPRINT` after a resolve shows a confirmation.
@@ -529,7 +585,14 @@ pub(crate) async fn errors(
     Query(done): Query<Done>,
 ) -> PageResult {
     let filter = params.filter(state.monitor.now())?;
-    let groups = state.monitor.error_groups(&filter).await?;
+    // Read resolved groups too (the same query), so that the counts of every
+    // failure read tell whether the sample limit was reached; then keep the
+    // ones asked for.
+    let all =
+        state.monitor.error_groups(&ErrorGroupFilter { include_resolved: true, ..filter.clone() }).await?;
+    let limit = state.monitor.config().error_sample_limit.max(1);
+    let capped = (all.iter().map(|g| g.count).sum::<usize>() >= limit).then_some(limit);
+    let groups: Vec<ErrorGroup> = all.into_iter().filter(|g| filter.include_resolved || g.open).collect();
     let (_, scripts) = known(&state.monitor).await?;
     html(&ErrorsPage {
         page: PageMeta::new("Errors", "errors", &csrf),
@@ -542,7 +605,8 @@ pub(crate) async fn errors(
             scripts,
             ..FormValues::default()
         },
-        groups: groups.iter().map(GroupRow::new).collect(),
+        groups: group_rows(&state.monitor, &groups).await,
+        capped,
         notice: done
             .done
             .filter(|fp| monitor_queries::fingerprint::is_fingerprint(fp))

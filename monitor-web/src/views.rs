@@ -486,6 +486,44 @@ pub(crate) struct GroupRow {
     pub(crate) latest_run_id: String,
     pub(crate) open: bool,
     pub(crate) resolution: String,
+    /// What the latest run adds: the failing task, the traceback's start, its log.
+    pub(crate) context: Option<GroupContext>,
+}
+
+/// Lines of the latest traceback an error group shows.
+pub(crate) const TRACEBACK_HEAD_LINES: usize = 8;
+
+/// The context of an error group, from its latest run's detail.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GroupContext {
+    /// The task that was running when the run failed (innermost), or empty.
+    pub(crate) task: String,
+    /// The first lines of the traceback, or empty.
+    pub(crate) traceback_head: String,
+    /// Whether the traceback has more lines than shown.
+    pub(crate) traceback_cut: bool,
+    /// Whether the run recorded a log file.
+    pub(crate) has_log: bool,
+}
+
+impl GroupContext {
+    pub(crate) fn new(detail: &RunDetail) -> Self {
+        let task = detail
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| t.status != TaskStatus::Completed)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        let traceback = detail.run.error_traceback.as_deref().unwrap_or("").trim_end();
+        let lines: Vec<&str> = traceback.lines().collect();
+        GroupContext {
+            task,
+            traceback_head: lines.iter().take(TRACEBACK_HEAD_LINES).copied().collect::<Vec<_>>().join("\n"),
+            traceback_cut: lines.len() > TRACEBACK_HEAD_LINES,
+            has_log: detail.run.log_path.as_deref().is_some_and(|p| !p.is_empty()),
+        }
+    }
 }
 
 impl GroupRow {
@@ -516,6 +554,7 @@ impl GroupRow {
                     )
                 })
                 .unwrap_or_default(),
+            context: None,
         }
     }
 }

@@ -38,6 +38,7 @@ pub(crate) async fn status_page_groups_scripts_with_badges_progress_and_summary(
     assert!(html.contains("data-stat=\"failed_today\">1<"));
     assert!(html.contains("data-stat=\"completed_today\">1<"));
     assert!(html.contains(&format!("id=\"live-{}\"", seeded.running)), "expandable live detail");
+    assert!(html.contains(&format!("href=\"/runs/{}#samples-h\">its resource samples</a>", seeded.running)));
     assert!(html.contains("data-live=\"/events/status\""));
     let jump = &html[html.find("Jump to:").unwrap()..html.find("</nav>\n\n").unwrap_or(html.len())];
     let order: Vec<usize> = [
@@ -132,6 +133,7 @@ pub(crate) async fn run_page_shows_tasks_pending_messages_and_samples(h: Harness
     assert_eq!(api["state"], "running");
     assert_eq!(api["tasks"].as_array().unwrap().len(), 2);
     assert_eq!(api["samples"].as_array().unwrap().len(), 1);
+    insta::assert_snapshot!("running_run_page", html.replace(&seeded.running.to_string(), "RUN_ID"));
 }
 
 pub(crate) async fn failed_run_shows_error_traceback_and_log(h: Harness) {
@@ -203,8 +205,10 @@ pub(crate) async fn history_page_renders_rows_sort_links_and_export_link(h: Harn
     );
     assert!(html.contains("rel=\"next\""));
     assert!(
-        html.contains("href=\"/history.csv?category=DAILY&#38;sort=name&#38;dir=asc\""),
-        "export keeps the filter"
+        html.contains(
+            "href=\"/history.csv?from=2026-03-01T12%3A00%3A00.000Z&#38;to=2026-03-31T12%3A00%3A00.001Z&#38;category=DAILY&#38;sort=name&#38;dir=asc\""
+        ),
+        "export keeps the filter and pins the range"
     );
     assert!(html.contains("<option selected>DAILY</option>"));
     for sort in ["name", "started", "ended", "duration", "status", "error"] {
@@ -293,6 +297,7 @@ pub(crate) async fn trends_page_draws_four_charts_and_statistics(h: Harness) {
     assert!(html.contains("<td class=\"num\">6</td><td class=\"num\">5</td><td class=\"num\">0</td><td class=\"num\">0.0%</td><td class=\"num\">12m00s</td>"), "{}", &html[html.find("<tbody><tr>").unwrap()..][..400]);
     let all = get(&h.app(), "/trends").await.text();
     assert!(all.contains("2 × FileNotFoundError: cannot open file"), "most common failures");
+    insta::assert_snapshot!("trends_page", html);
     let api = get(&h.app(), "/api/v1/trends?category=DAILY").await.json();
     assert_eq!(api["scope"], serde_json::json!({"kind": "category", "name": "DAILY"}));
     assert_eq!(api["failed"], 1);
@@ -560,6 +565,8 @@ pub(crate) async fn unmigrated_store_shows_a_banner_not_a_stack_trace(h: Harness
             "{uri}: {html}"
         );
         assert!(!html.contains("panicked") && !html.contains("backtrace") && !html.contains(".rs:"), "{uri}");
+        assert!(html.contains("data-retry=\"10\""), "{uri}: the page tries again by itself");
+        assert!(html.contains("tries again by itself every 10 seconds"), "{uri}");
     }
     let api = get(&app, "/api/v1/status").await;
     assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -643,4 +650,154 @@ pub(crate) async fn live_run_stream_ends_with_done_when_the_run_finishes(h: Harn
     let rest =
         tokio::time::timeout(StdDuration::from_secs(5), body.next()).await.expect("stream ends after done");
     assert!(rest.is_none(), "no more events after done");
+}
+
+/// Adds a stalled run (alive, but no progress for 3 h: no history, so stalled
+/// after the default hour) and a lost run (no heartbeat for 10 min) to the seed.
+async fn seed_stalled_and_lost(h: &Harness) {
+    let mut events = Vec::new();
+    let start = |script: &str, at, n: u8| {
+        let meta = tracker_core::RunMeta {
+            script_name: script.into(),
+            total_tasks: Some(3),
+            host: Some("etl-02".into()),
+            ..Default::default()
+        };
+        tracker_core::Session::start(
+            tracker_core::RunId::from_parts(
+                chrono::DateTime::<chrono::Utc>::timestamp_millis(&at) as u64,
+                [n; 10],
+            ),
+            meta,
+            at,
+        )
+        .unwrap()
+    };
+    let at = now() - Duration::hours(3);
+    let (mut stalled, first) = start("PERIODIC_01_Stuck_Export.R", at, 201);
+    events.push(first);
+    events.push(stalled.enter_task("Export tables", at + Duration::minutes(1)).unwrap());
+    events.push(stalled.message("Waiting for a lock on funding", at + Duration::minutes(2)).unwrap());
+    events.push(stalled.heartbeat(now() - Duration::seconds(20)).unwrap());
+    let at = now() - Duration::hours(1);
+    let (mut lost, first) = start("STATIC_02_Gone_Away.R", at, 202);
+    events.push(first);
+    events.push(lost.enter_task("Download shapes", at + Duration::minutes(1)).unwrap());
+    events.push(lost.heartbeat(now() - Duration::minutes(10)).unwrap());
+    h.store.append(events).await.unwrap();
+}
+
+pub(crate) async fn status_page_badges_stalled_and_lost_runs(h: Harness) {
+    let h = h.migrated().await;
+    seed(&h).await;
+    seed_stalled_and_lost(&h).await;
+    let html = get(&h.app(), "/").await.text();
+    assert!(html.contains("data-script=\"PERIODIC_01_Stuck_Export.R\" data-state=\"stalled\""));
+    assert!(html.contains("data-script=\"STATIC_02_Gone_Away.R\" data-state=\"lost\""));
+    assert!(html.contains("<span class=\"badge b-stalled\">stalled</span>"), "stalled badge");
+    assert!(html.contains("<span class=\"badge b-lost\">lost</span>"), "lost badge");
+    assert!(html.contains("data-stat=\"stalled\">1<") && html.contains("data-stat=\"lost\">1<"));
+    // Stalled and lost come first in "Jump to".
+    let jump = &html[html.find("Jump to:").unwrap()..];
+    let stalled = jump.find("#script-PERIODIC_01_Stuck_Export.R").unwrap();
+    let lost = jump.find("#script-STATIC_02_Gone_Away.R").unwrap();
+    let failed = jump.find("#script-DAILY_02_Provider_Summary.py").unwrap();
+    assert!(stalled < failed && lost < failed, "stalled and lost before failed");
+    let api = get(&h.app(), "/api/v1/status").await.json();
+    let state = |name: &str| {
+        api["scripts"].as_array().unwrap().iter().find(|s| s["script_name"] == name).unwrap()["state"].clone()
+    };
+    assert_eq!(state("PERIODIC_01_Stuck_Export.R"), "stalled");
+    assert_eq!(state("STATIC_02_Gone_Away.R"), "lost");
+    insta::assert_snapshot!("status_page_stalled_lost", html);
+}
+
+pub(crate) async fn csv_export_link_pins_the_range_the_page_showed(h: Harness) {
+    let h = h.migrated().await;
+    seed(&h).await;
+    let html = get(&h.app(), "/history?status=completed,running").await.text();
+    let start = html.find("id=\"export-csv\" href=\"").unwrap() + "id=\"export-csv\" href=\"".len();
+    let link = html[start..][..html[start..].find('"').unwrap()].replace("&#38;", "&");
+    assert_eq!(
+        link,
+        "/history.csv?from=2026-03-01T12%3A00%3A00.000Z&to=2026-03-31T12%3A00%3A00.001Z&status=completed%2Crunning",
+        "from resolved, to = when the page was read"
+    );
+    let rows = |reply: &crate::harness::Reply| -> Vec<String> {
+        let mut reader = csv::Reader::from_reader(reply.body.as_slice());
+        reader.records().map(|r| r.unwrap()[1].to_owned()).collect()
+    };
+    let shown = rows(&get(&h.app(), &link).await);
+    assert_eq!(shown.len(), 8, "seven completed runs and the running one: {shown:?}");
+
+    // A run starts after the page was read: the page's link leaves it out.
+    h.clock.advance(Duration::minutes(1));
+    let at = now() + Duration::seconds(30);
+    let (_, started) = tracker_core::Session::start(
+        tracker_core::RunId::from_parts(at.timestamp_millis() as u64, [77; 10]),
+        tracker_core::RunMeta { script_name: "DAILY_03_Late_Starter.R".into(), ..Default::default() },
+        at,
+    )
+    .unwrap();
+    h.store.append(vec![started]).await.unwrap();
+    let later = rows(&get(&h.app(), &link).await);
+    assert_eq!(later, shown, "the export has exactly what the page showed");
+    let unpinned = rows(&get(&h.app(), "/history.csv?status=completed,running").await);
+    assert!(unpinned.contains(&"DAILY_03_Late_Starter.R".to_owned()), "without the pin it is there");
+    // An explicit earlier `to` stays as it was.
+    let html = get(&h.app(), "/history?from=2026-03-01&to=2026-03-20").await.text();
+    assert!(html.contains("to=2026-03-21T00%3A00%3A00.000Z"), "an inclusive date becomes the next midnight");
+}
+
+pub(crate) async fn error_groups_show_context_hide_missing_logs_and_say_when_capped(h: Harness) {
+    let h = h.migrated().await;
+    let seeded = seed(&h).await;
+    let html = get(&h.app(), "/errors").await.text();
+    // The latest failure (today's, with a log file and a task) gives the context.
+    assert!(html.contains("Failed in task <strong>Read providers</strong>"), "failing task");
+    assert!(html.contains("Start of the latest traceback"));
+    assert!(html.contains("<pre class=\"traceback\">Traceback (most recent call last):\n  File &#34;DAILY_02_Provider_Summary.py&#34;"));
+    assert!(html.contains(&format!("href=\"/runs/{}/log\">its log</a>", seeded.failed_today)));
+    assert!(!html.contains("Counts are capped"));
+
+    // A newer failure of the same group without a log file: no log link.
+    let at = now() - Duration::minutes(30);
+    let (mut again, first) = tracker_core::Session::start(
+        tracker_core::RunId::from_parts(at.timestamp_millis() as u64, [88; 10]),
+        tracker_core::RunMeta { script_name: FAILING_SCRIPT.into(), ..Default::default() },
+        at,
+    )
+    .unwrap();
+    let mut events = vec![first];
+    events.extend(
+        again
+            .fail(
+                tracker_core::ErrorInfo {
+                    message: "cannot open file '/data/providers/2026-03-30.csv': No such file or directory"
+                        .into(),
+                    class: Some("FileNotFoundError".into()),
+                    traceback: None,
+                },
+                Some(1),
+                at + Duration::minutes(1),
+            )
+            .unwrap(),
+    );
+    h.store.append(events).await.unwrap();
+    let html = get(&h.app(), "/errors").await.text();
+    assert!(html.contains(&format!("href=\"/runs/{}\">latest run</a></p>", again.run_id())), "no log link");
+    assert!(!html.contains("its log"));
+    assert!(!html.contains("Start of the latest traceback"), "the latest run has no traceback");
+
+    // Only the latest 2 failures read: the page says the counts are capped.
+    let config = monitor_queries::MonitorConfig {
+        cache_ttl: chrono::Duration::zero(),
+        error_sample_limit: 2,
+        ..Default::default()
+    };
+    let monitor = monitor_queries::Monitor::new(h.store.clone(), config)
+        .with_clock(std::sync::Arc::new(h.clock.clone()));
+    let app = monitor_web::router(monitor_web::AppState::new(monitor, Auth::none()));
+    let capped = get(&app, "/errors").await.text();
+    assert!(capped.contains("Counts are capped: only the latest 2 failures"), "{capped}");
 }

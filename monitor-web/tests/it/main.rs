@@ -46,6 +46,9 @@ both_backends! {
     unmigrated_store_shows_a_banner_not_a_stack_trace,
     live_status_stream_sends_the_board_again_when_tasks_advance,
     live_run_stream_ends_with_done_when_the_run_finishes,
+    status_page_badges_stalled_and_lost_runs,
+    csv_export_link_pins_the_range_the_page_showed,
+    error_groups_show_context_hide_missing_logs_and_say_when_capped,
 }
 
 #[test]
