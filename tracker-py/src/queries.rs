@@ -9,10 +9,10 @@
 //! process that made them: after a fork they are left alone and made anew.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use monitor_queries::{HistoryFilter, Monitor, MonitorConfig, QueryError};
+use monitor_queries::{HistoryFilter, HistorySort, Monitor, MonitorConfig, QueryError};
 use pyo3::prelude::*;
 use serde::Serialize;
 use tokio::runtime::Runtime;
@@ -20,7 +20,7 @@ use tracker_core::{RunId, RunStatus};
 use tracker_db::config::Source;
 use tracker_db::{Store, StoreConfig};
 
-use crate::errors::{config_error, db_error, invalid, query_error};
+use crate::errors::{Class, config_error, db_error, invalid, query_error};
 
 struct Stores {
     pid: u32,
@@ -30,8 +30,18 @@ struct Stores {
 
 static STORES: Mutex<Option<Stores>> = Mutex::new(None);
 
+fn lock_stores() -> MutexGuard<'static, Option<Stores>> {
+    STORES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The store `database_url` names (the environment's when `None`) and the
 /// runtime to use it on. The embedded default store is migrated on first use.
+///
+/// The lock on `STORES` is never held while the interpreter is detached: a
+/// store opens (and migrates) outside it, so another Python thread that holds
+/// the interpreter and waits for the lock cannot deadlock with this one. Two
+/// threads opening the same store at once both open it; the first one stored
+/// is kept and used by both.
 fn store(py: Python<'_>, database_url: Option<&str>) -> PyResult<(Arc<Runtime>, Store)> {
     let config = match database_url {
         Some(url) => StoreConfig::from_url(url, Source::Code),
@@ -39,27 +49,30 @@ fn store(py: Python<'_>, database_url: Option<&str>) -> PyResult<(Arc<Runtime>, 
     }
     .map_err(|err| config_error(py, &err))?;
     let key = config.describe();
-    let mut slot = STORES.lock().unwrap_or_else(PoisonError::into_inner);
-    if slot.as_ref().is_some_and(|stores| stores.pid != std::process::id()) {
-        // Made by the parent of this forked process: its threads are not here.
-        std::mem::forget(slot.take());
-    }
-    if slot.is_none() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("pipetrack-query")
-            .enable_all()
-            .build()
-            .map_err(|err| {
-                crate::errors::Class::Store.err(py, format!("cannot start the query runtime: {err}"), "store")
-            })?;
-        *slot = Some(Stores { pid: std::process::id(), runtime: Arc::new(runtime), open: HashMap::new() });
-    }
-    let stores = slot.as_mut().expect("set above");
-    let runtime = stores.runtime.clone();
-    if let Some(store) = stores.open.get(&key) {
-        return Ok((runtime, store.clone()));
-    }
+    let runtime = {
+        let mut slot = lock_stores();
+        if slot.as_ref().is_some_and(|stores| stores.pid != std::process::id()) {
+            // Made by the parent of this forked process: its threads are not here.
+            std::mem::forget(slot.take());
+        }
+        if slot.is_none() {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pipetrack-query")
+                .enable_all()
+                .build()
+                .map_err(|err| {
+                    Class::Store.err(py, format!("cannot start the query runtime: {err}"), "store")
+                })?;
+            *slot =
+                Some(Stores { pid: std::process::id(), runtime: Arc::new(runtime), open: HashMap::new() });
+        }
+        let stores = slot.as_ref().expect("set above");
+        if let Some(store) = stores.open.get(&key) {
+            return Ok((stores.runtime.clone(), store.clone()));
+        }
+        stores.runtime.clone()
+    };
     let opened = py.detach(|| {
         runtime.block_on(async {
             let store = Store::open(&config).await?;
@@ -70,8 +83,23 @@ fn store(py: Python<'_>, database_url: Option<&str>) -> PyResult<(Arc<Runtime>, 
         })
     });
     let store = opened.map_err(|err| db_error(py, &err))?;
-    stores.open.insert(key, store.clone());
+    let mut slot = lock_stores();
+    if let Some(stores) = slot.as_mut()
+        && stores.pid == std::process::id()
+    {
+        let kept = stores.open.entry(key).or_insert(store).clone();
+        return Ok((runtime, kept));
+    }
+    // Forked meanwhile (the lock was free): use this store once, keep nothing.
     Ok((runtime, store))
+}
+
+/// The read-model settings of the environment (`PIPETRACK_LOST_AFTER_SECS`,
+/// `PIPETRACK_SCRIPTS_DIR`, `PIPETRACK_EXPECTED_SCRIPTS` ...), as the CLI and
+/// the R package read them; read on every query, so a change of
+/// `os.environ` applies to the next one.
+fn monitor_config(py: Python<'_>) -> PyResult<MonitorConfig> {
+    MonitorConfig::from_env().map_err(|err| Class::Configuration.err(py, err.to_string(), "configuration"))
 }
 
 /// Runs one monitor-queries call and returns its answer as JSON.
@@ -84,8 +112,9 @@ where
     T: Serialize + Send,
     F: Future<Output = Result<T, QueryError>> + Send,
 {
+    let settings = monitor_config(py)?;
     let (runtime, store) = store(py, database_url)?;
-    let monitor = Monitor::new(store, MonitorConfig::default());
+    let monitor = Monitor::new(store, settings);
     let answer = py.detach(|| {
         runtime.block_on(async {
             monitor.store().ensure_current().await?;
@@ -122,7 +151,10 @@ fn current_status(py: Python<'_>, database_url: Option<&str>) -> PyResult<String
 
 /// One page of run history, newest first (JSON Page of RunSummary).
 #[pyfunction]
-#[pyo3(signature = (database_url=None, *, script=None, category=None, statuses=Vec::new(), since=None, until=None, search=None, limit=50, cursor=None))]
+#[pyo3(signature = (
+    database_url=None, *, script=None, category=None, statuses=Vec::new(), since=None, until=None,
+    search=None, sort="started", descending=None, limit=50, cursor=None
+))]
 #[allow(clippy::too_many_arguments)] // one keyword per HistoryFilter field
 fn history(
     py: Python<'_>,
@@ -133,9 +165,12 @@ fn history(
     since: Option<&str>,
     until: Option<&str>,
     search: Option<String>,
+    sort: &str,
+    descending: Option<bool>,
     limit: usize,
     cursor: Option<String>,
 ) -> PyResult<String> {
+    let sort = sort.parse::<HistorySort>().map_err(|err| query_error(py, &err))?;
     let statuses = statuses
         .into_iter()
         .map(|status| status.parse::<RunStatus>())
@@ -148,6 +183,8 @@ fn history(
         statuses,
         script,
         search,
+        sort,
+        descending,
         limit,
         ..HistoryFilter::default()
     };

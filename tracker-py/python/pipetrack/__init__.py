@@ -51,6 +51,7 @@ from pipetrack._errors import (
 )
 from pipetrack._hooks import install_hooks
 from pipetrack._queries import (
+    HistoryPage,
     get_current_status,
     get_failed_scripts,
     get_run_detail,
@@ -67,6 +68,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ConfigurationError",
+    "HistoryPage",
     "InvalidInputError",
     "StateError",
     "StoreError",

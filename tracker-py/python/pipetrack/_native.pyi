@@ -57,6 +57,8 @@ def history(
     since: str | None = None,
     until: str | None = None,
     search: str | None = None,
+    sort: str = "started",
+    descending: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> str: ...
