@@ -66,8 +66,15 @@ fn track_init(
 ) -> PyResult<Option<String>> {
     let pipeline_run_id = pipeline_run_id
         .map(|text| {
-            uuid::Uuid::parse_str(text.trim())
-                .map_err(|_| invalid(py, format!("pipeline_run_id {text:?} is not a UUID")))
+            uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+                invalid(
+                    py,
+                    format!(
+                        "pipeline_run_id {text:?} is not a UUID: pass the pipeline's id \
+                             (e.g. PIPETRACK_PIPELINE_RUN_ID) or leave it out"
+                    ),
+                )
+            })
         })
         .transpose()?;
     let options = InitOptions {

@@ -23,12 +23,13 @@ import signal
 import sys
 import threading
 import traceback as traceback_module
+import warnings
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from pipetrack import _native
-from pipetrack._errors import StateError, TrackerError
+from pipetrack._errors import StateError, TrackerError, TrackingWarning
 from pipetrack._glue import fill, interpolate
 from pipetrack._glue import interpolate as _interpolate
 
@@ -94,15 +95,26 @@ def _unexport_run_id() -> None:
 
 def _flush_on_terminate_in_workers() -> None:
     """In a ``multiprocessing`` worker started by *spawn* or *forkserver*
-    (a fresh interpreter that joined the parent's run), flushes before a
-    SIGTERM kills the process: ``Pool.terminate()`` (and so ``with Pool()``)
-    ends workers that way, which would lose events still queued for the
-    writer. The signal then kills the process as before. Forked workers need
-    nothing: they write each event to disk synchronously. A handler the
-    program installed itself is left alone."""
+    (a fresh interpreter that joined the parent's run), makes sure the
+    worker's events are stored before it ends:
+
+    - at the worker's normal end, from a ``multiprocessing`` finalizer: a
+      *forkserver* worker ends with ``os._exit``, which skips ``atexit``
+      (and so the flush of :func:`pipetrack.install_hooks`), losing events
+      still queued for the writer;
+    - before a SIGTERM kills it: ``Pool.terminate()`` (and so ``with
+      Pool()``) ends workers that way. The signal then kills the process as
+      before. A SIGTERM handler the program installed itself is left alone.
+
+    Forked workers need neither: they write each event to disk synchronously."""
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is None or multiprocessing.parent_process() is None:
         return
+    from multiprocessing import util as multiprocessing_util
+
+    # Lowest priority: after the program's own finalizers. Idempotent with
+    # the atexit flush that spawn workers also run.
+    multiprocessing_util.Finalize(None, _native.shutdown, exitpriority=-1000)
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
@@ -295,9 +307,11 @@ def track_error(
     :func:`pipetrack.install_hooks`); call it yourself to record an error you
     handle, e.g. before ``sys.exit(1)``.
 
-    Raises :class:`~pipetrack.StateError` when no run was started or it
-    already finished, :class:`~pipetrack.InvalidInputError` for an empty
-    message.
+    An empty message is recorded as ``(no error message)`` (the error is
+    never lost for want of a message). Raises :class:`~pipetrack.StateError`
+    when no run was started or it already finished,
+    :class:`~pipetrack.InvalidInputError` for an over-long message or a
+    control character (other than newline/tab) in it or in ``error_class``.
     """
     if isinstance(error, BaseException):
         message, name, text = _error_parts(error)
@@ -340,7 +354,19 @@ class task:  # noqa: N801 - used like a function: `with pipetrack.task(...)`
     def __enter__(self) -> str:
         if not _started:
             _auto_init()
-        _native.genter(self.name)
+        try:
+            _native.genter(self.name)
+        except Warning:
+            # A TrackingWarning turned into an error (``python -W error``):
+            # the task was entered before the warning was issued, and the
+            # block will not run, so close the task before the warning raises.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", TrackingWarning)
+                try:
+                    _native.gexit("failed")
+                except TrackerError:
+                    pass
+            raise
         return self.name
 
     def __exit__(
@@ -404,9 +430,36 @@ class run:  # noqa: N801 - used like a function: `with pipetrack.run(...)`
 
     __slots__ = ("_kwargs", "_script_name")
 
-    def __init__(self, script_name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        script_name: str | None = None,
+        *,
+        total_tasks: int | None = None,
+        script_path: str | None = None,
+        category: str | None = None,
+        log_path: str | None = None,
+        command: str | None = None,
+        join_run: str | None = None,
+        pipeline_run_id: str | None = None,
+        parent_run_id: str | None = None,
+        skip_env: bool = False,
+        skip_git: bool = False,
+        no_join: bool = False,
+    ) -> None:
         self._script_name = script_name
-        self._kwargs = kwargs
+        self._kwargs: dict[str, Any] = {
+            "total_tasks": total_tasks,
+            "script_path": script_path,
+            "category": category,
+            "log_path": log_path,
+            "command": command,
+            "join_run": join_run,
+            "pipeline_run_id": pipeline_run_id,
+            "parent_run_id": parent_run_id,
+            "skip_env": skip_env,
+            "skip_git": skip_git,
+            "no_join": no_join,
+        }
 
     def __enter__(self) -> str | None:
         return track_init(self._script_name, **self._kwargs)

@@ -1,11 +1,11 @@
-"""Workers and threads: multiprocessing (fork and spawn), ProcessPoolExecutor
-and threading all report into the parent's run."""
+"""Workers and threads: multiprocessing (fork, spawn and forkserver),
+ProcessPoolExecutor and threading all report into the parent's run."""
 
 from __future__ import annotations
 
 import pytest
 
-from conftest import Store
+from conftest import Store, stdout_json
 
 WORKER_SCRIPT = """
 import sys, multiprocessing, concurrent.futures, pipetrack
@@ -42,8 +42,9 @@ def _check_fan_out(store: Store, method: str) -> None:
     parent = [(t["name"], t["status"]) for t in tasks if t["stream"] == 0]
     assert parent == [("Fan out", "completed"), ("Combine", "completed")]
     items = sorted((t["name"], t["status"], t["depth"]) for t in tasks if t["stream"] != 0)
-    # Forked workers' tasks nest under the parent's open task; spawned workers
-    # are fresh interpreters that join the run with tasks of their own.
+    # Forked workers' tasks nest under the parent's open task; spawned (and
+    # forkserver) workers are fresh interpreters that join the run with tasks
+    # of their own.
     depth = 1 if method == "fork" else 0
     assert items == [(f"item {i}", "completed", depth) for i in range(6)]
     assert len({t["stream"] for t in tasks if t["stream"] != 0}) >= 1
@@ -51,14 +52,14 @@ def _check_fan_out(store: Store, method: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_multiprocessing_pool_workers_report_into_the_parent_run(store: Store, method: str) -> None:
     store.run_script(WORKER_SCRIPT, args=[method, "pool"])
     _check_fan_out(store, method)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_process_pool_executor_workers_report_into_the_parent_run(store: Store, method: str) -> None:
     store.run_script(WORKER_SCRIPT, args=[method, "executor"])
     _check_fan_out(store, method)
@@ -96,3 +97,55 @@ def test_threads_enter_and_exit_tasks_concurrently(store: Store) -> None:
     assert {t["status"] for t in tasks} == {"completed"}
     assert sorted(t["name"] for t in tasks) == sorted(f"thread {w} step {i}" for w in range(4) for i in range(50))
     assert detail["run"]["status"] == "completed"
+
+
+def test_threads_share_one_task_stack_per_process(store: Store) -> None:
+    # The documented behaviour: one task stack per process. A task a thread
+    # enters while another thread's task is open nests under it (depth 1),
+    # and gexit closes the innermost task open in the process, whichever
+    # thread entered it. Each step waits for the previous one (events), so
+    # the order is fixed.
+    proc = store.run_script(
+        """
+        import json, threading, pipetrack
+        pipetrack.track_init()
+        a_entered, b_entered, a_exited = threading.Event(), threading.Event(), threading.Event()
+        seen = {}
+
+        def open_tasks():
+            pipetrack.flush()
+            tasks = pipetrack.get_script_progress()
+            return sorted(t["name"] for t in tasks if t["status"] == "running")
+
+        def thread_a():
+            pipetrack.genter("A")
+            a_entered.set()
+            b_entered.wait()
+            pipetrack.gexit()            # closes B, the innermost task, not A
+            seen["after A's gexit"] = open_tasks()
+            a_exited.set()
+
+        def thread_b():
+            a_entered.wait()
+            pipetrack.genter("B")        # nests under A
+            b_entered.set()
+            a_exited.wait()
+            pipetrack.gexit()            # closes A
+            seen["after B's gexit"] = open_tasks()
+
+        threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps(seen))
+        """,
+    )
+    assert stdout_json(proc) == {"after A's gexit": ["A"], "after B's gexit": []}
+    tasks = store.only_run()["tasks"]
+    assert [(t["name"], t["depth"], t["status"]) for t in tasks] == [
+        ("A", 0, "completed"),
+        ("B", 1, "completed"),
+    ]
+    a, b = tasks
+    assert b["finished_at"] <= a["finished_at"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import platform
 import sys
 
+import pipetrack
 from conftest import Store, stdout_json
 
 
@@ -365,3 +366,198 @@ def test_python_version_is_recorded_as_language_version(store: Store) -> None:
     assert store.only_run()["run"]["language_version"] == proc.stdout.strip()
     assert proc.stdout.strip() == platform.python_version()
     assert sys.executable  # the scripts ran with this interpreter
+
+
+def test_more_bad_arguments_raise_clear_exceptions(store: Store) -> None:
+    proc = store.run_script(
+        """
+        import json, math, pipetrack
+
+        outcomes = {}
+        def attempt(label, call):
+            try:
+                call()
+            except Exception as err:
+                outcomes[label] = [type(err).__name__, getattr(err, "kind", None), str(err)]
+            else:
+                outcomes[label] = None
+
+        attempt("empty script name", lambda: pipetrack.track_init(script_name=""))
+        attempt("blank script name", lambda: pipetrack.track_init(script_name="   "))
+        attempt("pipeline id", lambda: pipetrack.track_init(pipeline_run_id="pipeline-7"))
+        attempt("parent id", lambda: pipetrack.track_init(parent_run_id="12345"))
+        pipetrack.track_init()
+        attempt("negative total", lambda: pipetrack.track_status(total_tasks=-1))
+        attempt("flush negative", lambda: pipetrack.flush(-1))
+        attempt("flush nan", lambda: pipetrack.flush(math.nan))
+        attempt("empty message", lambda: pipetrack.gmessage(""))
+        attempt("nul in message", lambda: pipetrack.gmessage("row\\x00 7"))
+        attempt("escape in message", lambda: pipetrack.gmessage("\\x1b[31mred"))
+        attempt("tab in task", lambda: pipetrack.genter("a\\tb"))
+        attempt("multi-line message", lambda: pipetrack.gmessage("line 1\\nline 2"))
+        attempt("control char in error class", lambda: pipetrack.track_error("x", "Bad\\nClass"))
+        attempt("empty error", lambda: pipetrack.track_error(""))
+        print(json.dumps(outcomes))
+        """,
+        expect_rc=0,
+    )
+    outcomes = stdout_json(proc)
+
+    def check(label: str, words: str) -> None:
+        outcome = outcomes[label]
+        assert outcome is not None, f"{label}: no exception"
+        assert outcome[:2] == ["InvalidInputError", "invalid_argument"], (label, outcome)
+        assert words in outcome[2], (label, outcome[2])
+
+    check("empty script name", "script name is empty")
+    check("blank script name", "script name is empty")
+    check("pipeline id", 'pipeline_run_id "pipeline-7" is not a UUID')
+    check("parent id", "not a valid run id")
+    check("negative total", "cannot be negative")
+    check("flush negative", "timeout -1 is not a number of seconds >= 0")
+    check("flush nan", "is not a number of seconds >= 0")
+    check("nul in message", "control character U+0000")
+    check("escape in message", "control character U+001B")
+    check("tab in task", "control character U+0009")
+    check("control char in error class", "error class contains the control character U+000A")
+    # Accepted: an empty message (clears it), a multi-line message, and an
+    # empty error message (recorded as "(no error message)": an error is never
+    # lost for want of a message).
+    assert outcomes["empty message"] is None
+    assert outcomes["multi-line message"] is None
+    assert outcomes["empty error"] is None
+    detail = store.only_run()
+    run = detail["run"]
+    assert (run["status"], run["error_message"]) == ("failed", "(no error message)")
+    assert [m["message"] for m in detail["messages"] if m["message"]][-1] == "line 1\nline 2"
+
+
+def test_malformed_database_url_warns_and_the_script_completes(sqlite_store: Store) -> None:
+    proc = sqlite_store.run_script(
+        """
+        import warnings, pipetrack
+        warnings.simplefilter("always")
+        with pipetrack.task("Work"):
+            pipetrack.gmessage("still going")
+        pipetrack.flush(1)
+        print("script finished")
+        """,
+        env={"PIPETRACK_DATABASE_URL": "mysql://db.example/tracking"},
+    )
+    assert proc.stdout.strip() == "script finished"
+    assert "TrackingWarning" in proc.stderr
+    assert "PIPETRACK_DATABASE_URL" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert sqlite_store.history() == []  # nothing reached the (other) store
+
+
+def test_tracking_warning_raised_as_error_leaves_no_task_open(sqlite_store: Store) -> None:
+    # With warnings turned into errors a TrackingWarning raises out of the
+    # call that delivers it (the call itself was recorded); `with task()`
+    # then closes the task it opened, as failed, instead of leaving it open.
+    # The store is not migrated at first, so the writer warns; the script
+    # then migrates it and its spooled events land.
+    url = f"sqlite:///{sqlite_store.tmp_path / 'later.db'}"
+    proc = sqlite_store.run_script(
+        """
+        import json, os, time, pipetrack
+        outcomes = []
+        pipetrack.track_init(skip_git=True)   # returns before the writer's first write
+        time.sleep(3)  # the writer failed to store the start: a warning is pending
+        for step in range(2):
+            try:
+                with pipetrack.task("Step {step}"):
+                    outcomes.append("ran")
+            except pipetrack.TrackingWarning as warning:
+                outcomes.append("warning")
+        pipetrack.migrate(os.environ["PIPETRACK_DATABASE_URL"])
+        print(json.dumps([outcomes, pipetrack.flush(30)]))
+        """,
+        env={
+            "PIPETRACK_DATABASE_URL": url,
+            "PYTHONWARNINGS": "error::UserWarning",
+            "PIPETRACK_RETRY_MAX_S": "1",
+            "PIPETRACK_FLUSH_MS": "1000",
+        },
+    )
+    assert stdout_json(proc) == [["warning", "ran"], True]
+    runs = pipetrack.get_script_history(database_url=url)
+    assert len(runs) == 1
+    tasks = pipetrack.get_run_detail(runs[0]["run_id"], database_url=url)["tasks"]
+    assert [(t["name"], t["depth"], t["status"]) for t in tasks] == [
+        ("Step 0", 0, "failed"),
+        ("Step 1", 0, "completed"),
+    ]
+
+
+def test_sys_exit_outside_run_is_recorded_completed(store: Store) -> None:
+    # Documented: atexit handlers are not told the exit status, so
+    # sys.exit(n) outside `with pipetrack.run()` finishes the run as completed.
+    store.run_script(
+        """
+        import sys, pipetrack
+        pipetrack.genter("Work")
+        sys.exit(3)
+        """,
+        expect_rc=3,
+    )
+    detail = store.only_run()
+    assert (detail["run"]["status"], detail["run"]["error_class"]) == ("completed", None)
+    assert [(t["name"], t["status"]) for t in detail["tasks"]] == [("Work", "completed")]
+
+
+def test_uncaught_exception_in_a_thread_is_a_message_and_the_run_goes_on(store: Store) -> None:
+    proc = store.run_script(
+        """
+        import threading, pipetrack
+        pipetrack.genter("Fan out")
+
+        def work():
+            raise ValueError("bad county\\n 01001")
+
+        thread = threading.Thread(target=work, name="county-worker")
+        thread.start()
+        thread.join()
+        pipetrack.gexit()
+        with pipetrack.task("After"):
+            pass
+        print("main went on")
+        """,
+    )
+    # The previous hook (Python's) still printed the exception.
+    assert "Exception in thread county-worker" in proc.stderr
+    assert "ValueError: bad county" in proc.stderr
+    assert proc.stdout.strip() == "main went on"
+    detail = store.only_run()
+    assert detail["run"]["status"] == "completed"
+    assert [m["message"] for m in detail["messages"]] == [
+        "uncaught exception in thread county-worker: ValueError: bad county 01001",
+    ]
+    assert [(t["name"], t["status"]) for t in detail["tasks"]] == [("Fan out", "completed"), ("After", "completed")]
+
+
+def test_thread_hook_chains_a_hook_installed_before_the_import(sqlite_store: Store) -> None:
+    proc = sqlite_store.run_script(
+        """
+        import threading
+        seen = []
+        threading.excepthook = lambda args: seen.append(args.exc_type.__name__)
+        import pipetrack
+        pipetrack.track_init()
+
+        def work():
+            raise KeyError("k")
+
+        def quits():
+            raise SystemExit(4)
+
+        for target in (work, quits):
+            thread = threading.Thread(target=target)
+            thread.start()
+            thread.join()
+        print(seen)
+        """,
+    )
+    assert proc.stdout.strip() == "['KeyError', 'SystemExit']"
+    messages = [m["message"] for m in sqlite_store.only_run()["messages"]]
+    assert len(messages) == 1 and messages[0].endswith(": KeyError: 'k'")
