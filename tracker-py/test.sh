@@ -5,10 +5,12 @@
 # SQLite and the real PostgreSQL. Run by scripts/test (step 6); works alone too.
 #
 # Environment:
-#   PIPETRACK_TEST_PG_URL       PostgreSQL server of the tests (default:
-#                               postgres://postgres@127.0.0.1:5432/postgres)
-#   PIPETRACK_REQUIRE_POSTGRES  1: a PostgreSQL that does not answer fails the
-#                               tests instead of skipping their PostgreSQL variant
+#   PIPETRACK_TEST_PG_URL       PostgreSQL server of the tests (default: the
+#                               URL scripts/ensure-postgres prints, after it
+#                               made a server available)
+#   PIPETRACK_REQUIRE_POSTGRES  1 (the default here): a PostgreSQL that does
+#                               not answer fails the tests; 0 skips their
+#                               PostgreSQL variant instead (quick local runs)
 #   PYTHON                      interpreter for the virtualenv (default: python3)
 #   PYTEST_ARGS                 extra pytest arguments (e.g. "-m 'not slow'")
 #
@@ -48,8 +50,18 @@ if [[ ! -x $VENV/bin/python ]]; then
 fi
 PY=$VENV/bin/python
 
+step "PostgreSQL"
+if [[ -z ${PIPETRACK_TEST_PG_URL:-} ]]; then
+    PIPETRACK_TEST_PG_URL=$("$ROOT/scripts/ensure-postgres")
+fi
+export PIPETRACK_TEST_PG_URL
+export PIPETRACK_REQUIRE_POSTGRES=${PIPETRACK_REQUIRE_POSTGRES:-1}
+echo "PIPETRACK_TEST_PG_URL=$PIPETRACK_TEST_PG_URL PIPETRACK_REQUIRE_POSTGRES=$PIPETRACK_REQUIRE_POSTGRES"
+
 step "installing the test tools (maturin, pytest, mypy, pandas)"
-"$PY" -m pip install --quiet --disable-pip-version-check maturin pytest mypy pandas
+# mypy < 2: mypy 2 cannot check code for Python 3.9 (requires-python, and
+# python_version in pyproject.toml).
+"$PY" -m pip install --quiet --disable-pip-version-check maturin pytest "mypy>=1.8,<2" pandas
 
 step "pip install ./tracker-py (maturin release build)"
 # The very command users run, from the repository root. --force-reinstall:

@@ -8,8 +8,9 @@ sample times ``--pairs`` calls in a loop (loop overhead included, so the
 figures are slightly pessimistic), then waits untimed for the writer to
 store them: the figures are the cost of the normal path, with room in the
 queue. (A script producing events faster than the store takes them for long
-enough to fill the 65,536-event queue spills to the disk spool instead,
-which costs more per call; see docs/performance.md.) Printed: median and
+enough to fill the queue, 16,384 events by default (``PIPETRACK_QUEUE_SIZE``),
+spills to the disk spool instead, which costs more per call; see
+docs/performance.md.) Printed: median and
 fastest sample per call for plain names, names with a ``{placeholder}``,
 ``gmessage``, ``progress`` and ``with pipetrack.task(...)``, each measured
 twice: in wall-clock time (``time.perf_counter``) and in CPU time of the
