@@ -91,7 +91,7 @@ pub(crate) struct RunWrite {
 
 /// One run's share of the `run_days` rollup: per UTC day of its start, script
 /// and category, how many runs, by final status, and the completed ones' time.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct DayCount {
     pub category: String,
     pub day: String,
@@ -103,6 +103,10 @@ pub(crate) struct DayCount {
     pub lost: i64,
     pub completed_ms: i64,
     pub completed_n: i64,
+    /// Square of the completed duration (a sum of squares in the rollup).
+    pub completed_ms_sq: f64,
+    /// The completed duration itself: a candidate for the day's extremes.
+    pub completed_duration: Option<i64>,
 }
 
 impl DayCount {
@@ -121,6 +125,8 @@ impl DayCount {
             lost: is(RunStatus::Lost),
             completed_ms: completed_ms.unwrap_or(0),
             completed_n: i64::from(completed_ms.is_some()),
+            completed_ms_sq: completed_ms.map_or(0.0, |ms| (ms as f64) * (ms as f64)),
+            completed_duration: completed_ms,
         })
     }
 
@@ -128,10 +134,17 @@ impl DayCount {
         (&self.category, &self.day, &self.script_name) == (&other.category, &other.day, &other.script_name)
     }
 
-    /// The counters as statement parameters, each times `sign`, after the key.
+    /// The key as statement parameters.
+    fn key(&self) -> Vec<crate::value::Value> {
+        vec![self.category.clone().into(), self.day.clone().into(), self.script_name.clone().into()]
+    }
+
+    /// Parameters of [`sql::ADD_RUN_DAY`]: the key, the counters each times
+    /// `sign`, then the completed duration as a candidate for the day's
+    /// extremes (only when adding: a removal cannot shrink them, see
+    /// [`sql::RECOMPUTE_DAY_EXTREMES`]).
     fn values(&self, sign: i64) -> Vec<crate::value::Value> {
-        let mut values: Vec<crate::value::Value> =
-            vec![self.category.clone().into(), self.day.clone().into(), self.script_name.clone().into()];
+        let mut values = self.key();
         for n in [
             self.runs,
             self.completed,
@@ -143,6 +156,23 @@ impl DayCount {
         ] {
             values.push((n * sign).into());
         }
+        values.push((self.completed_ms_sq * sign as f64).into());
+        let candidate = self.completed_duration.filter(|_| sign > 0);
+        values.push(candidate.into());
+        values.push(candidate.into());
+        values
+    }
+
+    /// Parameters of [`sql::RECOMPUTE_DAY_EXTREMES`] for this key.
+    fn recompute_values(&self) -> Vec<crate::value::Value> {
+        let mut values = self.key();
+        let start = chrono::NaiveDate::parse_from_str(&self.day, "%Y-%m-%d")
+            .expect("a day key is formatted by DayCount::of")
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc();
+        values.push(start.into());
+        values.push((start + chrono::Duration::days(1)).into());
         values
     }
 
@@ -156,6 +186,7 @@ impl DayCount {
             lost: self.lost - before.lost,
             completed_ms: self.completed_ms - before.completed_ms,
             completed_n: self.completed_n - before.completed_n,
+            completed_ms_sq: self.completed_ms_sq - before.completed_ms_sq,
             ..self.clone()
         }
     }
@@ -283,13 +314,31 @@ pub(crate) mod sql {
          latest_started_at = (SELECT max(r.started_at) FROM runs r WHERE r.script_name = $1) \
          WHERE script_name = $1 AND latest_run_id = $2";
     /// Adds to (or, with negative counts, takes from) one row of the rollup.
+    /// The extremes only grow here; a removal recomputes them afterwards.
     pub(crate) const ADD_RUN_DAY: &str = "INSERT INTO run_days (category, day, script_name, runs, completed, \
-         failed, cancelled, lost, completed_ms, completed_n) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         failed, cancelled, lost, completed_ms, completed_n, completed_ms_sq, completed_min_ms, completed_max_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (category, day, script_name) DO UPDATE SET runs = run_days.runs + excluded.runs, \
          completed = run_days.completed + excluded.completed, failed = run_days.failed + excluded.failed, \
          cancelled = run_days.cancelled + excluded.cancelled, lost = run_days.lost + excluded.lost, \
          completed_ms = run_days.completed_ms + excluded.completed_ms, \
-         completed_n = run_days.completed_n + excluded.completed_n";
+         completed_n = run_days.completed_n + excluded.completed_n, \
+         completed_ms_sq = run_days.completed_ms_sq + excluded.completed_ms_sq, \
+         completed_min_ms = CASE WHEN excluded.completed_min_ms IS NULL THEN run_days.completed_min_ms \
+             WHEN run_days.completed_min_ms IS NULL OR excluded.completed_min_ms < run_days.completed_min_ms \
+             THEN excluded.completed_min_ms ELSE run_days.completed_min_ms END, \
+         completed_max_ms = CASE WHEN excluded.completed_max_ms IS NULL THEN run_days.completed_max_ms \
+             WHEN run_days.completed_max_ms IS NULL OR excluded.completed_max_ms > run_days.completed_max_ms \
+             THEN excluded.completed_max_ms ELSE run_days.completed_max_ms END";
+    /// Recomputes one rollup row's extremes from the runs, after a completed
+    /// duration left it (rare: a run moved to another script, or a rebuild
+    /// changed a completed run's duration). Runs after the run row is written.
+    pub(crate) const RECOMPUTE_DAY_EXTREMES: &str = "UPDATE run_days SET \
+         completed_min_ms = (SELECT min(r.duration_ms) FROM runs r WHERE r.script_name = $3 AND r.category = $1 \
+             AND r.status = 'completed' AND r.started_at >= $4 AND r.started_at < $5), \
+         completed_max_ms = (SELECT max(r.duration_ms) FROM runs r WHERE r.script_name = $3 AND r.category = $1 \
+             AND r.status = 'completed' AND r.started_at >= $4 AND r.started_at < $5) \
+         WHERE category = $1 AND day = $2 AND script_name = $3";
     pub(crate) const UPSERT_SCRIPT: &str = "INSERT INTO scripts \
          (script_name, category, latest_run_id, latest_started_at, first_seen_at, run_count) \
          VALUES ($1, $2, $3, $4, $4, $5) \
@@ -368,12 +417,21 @@ pub(crate) fn task_and_script_statements(
     match (&write.counted, DayCount::of(&write.row)) {
         (Some(before), Some(now)) if before.same_key(&now) => {
             if *before != now {
-                statements.push((sql::ADD_RUN_DAY.to_owned(), now.minus(before).values(1)));
+                let mut delta = now.minus(before);
+                delta.completed_duration = now.completed_duration;
+                statements.push((sql::ADD_RUN_DAY.to_owned(), delta.values(1)));
+                if before.completed_duration.is_some() && before.completed_duration != now.completed_duration
+                {
+                    statements.push((sql::RECOMPUTE_DAY_EXTREMES.to_owned(), before.recompute_values()));
+                }
             }
         }
         (before, now) => {
             if let Some(before) = before {
                 statements.push((sql::ADD_RUN_DAY.to_owned(), before.values(-1)));
+                if before.completed_duration.is_some() {
+                    statements.push((sql::RECOMPUTE_DAY_EXTREMES.to_owned(), before.recompute_values()));
+                }
             }
             if let Some(now) = now {
                 statements.push((sql::ADD_RUN_DAY.to_owned(), now.values(1)));

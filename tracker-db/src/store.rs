@@ -14,7 +14,7 @@ use crate::sqlite::SqliteStore;
 use crate::value::{Row, Value};
 
 /// The schema version this build of pipetrack writes and reads.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Which backend a store uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

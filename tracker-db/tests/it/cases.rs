@@ -70,7 +70,8 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             "V5__scripts_hot_updates",
             "V6__lighter_writes",
             "V7__history_sort_indexes",
-            "V8__run_days_rollup"
+            "V8__run_days_rollup",
+            "V9__exact_duration_stats_and_column_comments",
         ]
         .map(str::to_owned)
     );
@@ -87,6 +88,22 @@ pub(crate) async fn migrations_apply_from_empty_and_rerun_as_no_op(h: Harness) {
             .await
             .unwrap();
         assert!(rows[0].text("o").unwrap().unwrap().contains("fillfactor=50"), "V5 tuned the scripts table");
+        // Every table and column of ours documents itself (`\d+` in psql).
+        let rows = h
+            .store
+            .query(
+                "SELECT c.relname || coalesce('.' || a.attname, '') AS what FROM pg_class c \
+                 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                 WHERE c.relnamespace = to_regnamespace(current_schema()) AND c.relkind = 'r' \
+                 AND c.relname <> 'refinery_schema_history' \
+                 AND (obj_description(c.oid, 'pg_class') IS NULL OR col_description(c.oid, a.attnum) IS NULL) \
+                 ORDER BY 1",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        let undocumented: Vec<String> = rows.iter().map(|r| r.text("what").unwrap().unwrap()).collect();
+        assert!(undocumented.is_empty(), "tables or columns without a comment: {undocumented:?}");
     }
     let check = h.store.check("test").await.unwrap();
     assert!(check.is_current());
@@ -299,7 +316,10 @@ async fn assert_rollup_matches_runs(store: &Store) {
         "SELECT category, {day} AS day, script_name, count(*) AS runs, CAST({} AS bigint) AS completed, \
          CAST({} AS bigint) AS failed, CAST({} AS bigint) AS cancelled, CAST({} AS bigint) AS lost, \
          CAST(coalesce(sum(CASE WHEN status = 'completed' THEN duration_ms END), 0) AS bigint) AS completed_ms, \
-         count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n \
+         count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n, \
+         CAST(coalesce(sum(CASE WHEN status = 'completed' THEN CAST(duration_ms AS double precision) * duration_ms END), 0) AS bigint) AS completed_ms_sq, \
+         min(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_min_ms, \
+         max(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_max_ms \
          FROM runs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
         count("completed"),
         count("failed"),
@@ -307,7 +327,8 @@ async fn assert_rollup_matches_runs(store: &Store) {
         count("lost")
     );
     let rollup = "SELECT category, day, script_name, runs, completed, failed, cancelled, lost, completed_ms, \
-                  completed_n FROM run_days WHERE runs <> 0 OR completed_n <> 0 ORDER BY 1, 2, 3";
+                  completed_n, CAST(completed_ms_sq AS bigint) AS completed_ms_sq, completed_min_ms, \
+                  completed_max_ms FROM run_days WHERE runs <> 0 OR completed_n <> 0 ORDER BY 1, 2, 3";
     let read = |rows: Vec<tracker_db::Row>| -> Vec<Vec<String>> {
         rows.iter()
             .map(|r| {
@@ -318,6 +339,10 @@ async fn assert_rollup_matches_runs(store: &Store) {
                 ];
                 for c in ["runs", "completed", "failed", "cancelled", "lost", "completed_ms", "completed_n"] {
                     v.push(r.int(c).unwrap().unwrap_or(0).to_string());
+                }
+                // Exact here: the test's durations are small, their squares' sums well under 2^53.
+                for c in ["completed_ms_sq", "completed_min_ms", "completed_max_ms"] {
+                    v.push(format!("{c}={:?}", r.int(c).unwrap()));
                 }
                 v
             })
@@ -345,6 +370,11 @@ pub(crate) async fn the_per_day_rollup_follows_every_kind_of_write(h: Harness) {
         let script = if i % 2 == 0 { "DAILY_01_A.R" } else { "ANNUAL_DEC_02_B.R" };
         let (_, events) = script_run(script, 2, status, i64::try_from(i).unwrap() * 50_000);
         all.push(events);
+    }
+    // Completed runs of one script and day with different durations (the
+    // day's minimum and maximum, sum of squares), the longest in the middle.
+    for (tasks, start) in [(1, 1_000), (4, 2_000), (2, 3_000)] {
+        all.push(script_run("DAILY_01_A.R", tasks, Some(RunStatus::Completed), start).1);
     }
     // Appended in small batches: a run is counted at its start, moved at its end.
     for events in &all {
@@ -764,4 +794,36 @@ pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
         assert!(h.store.run(run_id).await.unwrap().is_none(), "{needle}: nothing written");
     }
     assert_eq!(count(&h.store, "events").await, 0);
+}
+
+/// Migration V9 fills the new duration columns of the rollup (sum of squares,
+/// extremes) from the runs already stored.
+pub(crate) async fn the_v9_backfill_fills_the_duration_statistics(h: Harness) {
+    let h = h.migrated().await;
+    for (tasks, start) in [(1, 0), (3, 100), (2, 200), (5, 90_000)] {
+        h.store.append(script_run("DAILY_09.R", tasks, Some(RunStatus::Completed), start).1).await.unwrap();
+    }
+    h.store.append(script_run("DAILY_09.R", 2, Some(RunStatus::Failed), 300).1).await.unwrap();
+    assert_rollup_matches_runs(&h.store).await;
+    // Back to the state before V9: without its columns and its history row.
+    for column in ["completed_ms_sq", "completed_min_ms", "completed_max_ms"] {
+        h.store.execute(&format!("ALTER TABLE run_days DROP COLUMN {column}"), Vec::new()).await.unwrap();
+    }
+    h.store.execute("DELETE FROM refinery_schema_history WHERE version = 9", Vec::new()).await.unwrap();
+    assert_eq!(h.store.schema_version().await.unwrap(), 8);
+    assert_eq!(h.store.migrate().await.unwrap(), ["V9__exact_duration_stats_and_column_comments"]);
+    assert_rollup_matches_runs(&h.store).await;
+    let rows = h
+        .store
+        .query(
+            "SELECT completed_min_ms, completed_max_ms FROM run_days WHERE script_name = $1 ORDER BY day",
+            vec![Value::from("DAILY_09.R")],
+        )
+        .await
+        .unwrap();
+    let extremes: Vec<(Option<i64>, Option<i64>)> = rows
+        .iter()
+        .map(|r| (r.int("completed_min_ms").unwrap(), r.int("completed_max_ms").unwrap()))
+        .collect();
+    assert_eq!(extremes, [(Some(12_000), Some(32_000)), (Some(52_000), Some(52_000))]);
 }

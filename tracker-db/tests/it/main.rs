@@ -18,6 +18,7 @@ test_support::on_both_stores! {
     events_before_the_start_wait_then_fold_in,
     a_joined_process_stored_first_gives_way_to_the_main_start,
     the_per_day_rollup_follows_every_kind_of_write,
+    the_v9_backfill_fills_the_duration_statistics,
     events_replayed_after_a_run_was_marked_lost_rebuild_it,
     an_invalid_event_refuses_the_whole_batch,
     hostile_text_is_stored_verbatim,
