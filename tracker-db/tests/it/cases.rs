@@ -615,7 +615,7 @@ pub(crate) async fn concurrent_writers_in_one_process_lose_nothing(h: Harness) {
                         tracker_db::StoreConfig::from_url(&url, tracker_db::config::Source::Code).unwrap();
                     Store::open(&config).await.unwrap()
                 };
-                write_worker_load(&store, w as u8, shared).await
+                write_worker_load(&store, w as u8, shared).await;
             })
         })
         .collect();
@@ -725,7 +725,8 @@ pub(crate) async fn every_status_pair_follows_the_lifecycle(h: Harness) {
 pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
     let h = h.migrated().await;
     let long = |n: usize| "x".repeat(n + 1);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<Event>)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut Vec<Event>)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         (
             "task name",
             Box::new(|e: &mut Vec<Event>| {
