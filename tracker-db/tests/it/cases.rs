@@ -720,17 +720,19 @@ pub(crate) async fn every_status_pair_follows_the_lifecycle(h: Harness) {
     }
 }
 
+/// A change that makes a valid batch invalid.
+type Spoil = Box<dyn Fn(&mut Vec<Event>)>;
+
 /// Each kind of bad input is refused with an error that names it, and nothing
 /// of the batch is written.
 pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
     let h = h.migrated().await;
     let long = |n: usize| "x".repeat(n + 1);
-    type Spoil = Box<dyn Fn(&mut Vec<Event>)>;
     let cases: Vec<(&str, Spoil)> = vec![
         (
             "task name",
             Box::new(|e: &mut Vec<Event>| {
-                e[1].kind = EventKind::TaskEntered { task: 1, depth: 0, name: "".into() }
+                e[1].kind = EventKind::TaskEntered { task: 1, depth: 0, name: String::new() }
             }),
         ),
         (
