@@ -757,7 +757,7 @@ pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
                 e[2].kind = EventKind::StatusUpdate(tracker_core::StatusUpdate {
                     message: Some(long(tracker_core::validate::MAX_MESSAGE)),
                     ..Default::default()
-                })
+                });
             }),
         ),
         (
@@ -767,7 +767,7 @@ pub(crate) async fn bad_input_is_refused_with_a_clear_error(h: Harness) {
                     progress_done: Some(11),
                     progress_total: Some(10),
                     ..Default::default()
-                })
+                });
             }),
         ),
         (
