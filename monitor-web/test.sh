@@ -8,9 +8,12 @@
 #      (Debian packages; Chromium is the system's, never downloaded by npm);
 #   2. builds pipetrack and seeds a fresh SQLite store with the demo history
 #      (`pipetrack demo --seed-only`, the scale benchmark's generator);
-#   3. starts `pipetrack serve` on it and one live tracked script
-#      (`pipetrack demo-script succeeds`) that keeps advancing its tasks;
-#   4. runs e2e/dashboard.test.mjs (node:test + playwright-core) against it.
+#   3. starts `pipetrack serve` on it, a second `pipetrack serve` on the same
+#      store with a dashboard token (for the sign-in page), and two live
+#      tracked scripts: `pipetrack demo-script succeeds`, which keeps
+#      advancing its tasks, and `pipetrack demo-script fails`, which fails
+#      with a traceback and a log file the server can read;
+#   4. runs e2e/dashboard.test.mjs (node:test + playwright-core) against them.
 #
 # Screenshots of every page go to artifacts/screenshots/ at the repository root.
 set -euo pipefail
@@ -56,12 +59,16 @@ PIPETRACK=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pipetrack
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pipetrack-e2e.XXXXXX")
 SERVER=""
+AUTH_SERVER=""
 LIVE=""
+LIVE_FAILS=""
 cleanup() {
     local status=$?
     exec 3>&- 2>/dev/null || true
     [[ -n $LIVE ]] && wait "$LIVE" 2>/dev/null || true
+    [[ -n $LIVE_FAILS ]] && wait "$LIVE_FAILS" 2>/dev/null || true
     [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+    [[ -n $AUTH_SERVER ]] && kill "$AUTH_SERVER" 2>/dev/null && wait "$AUTH_SERVER" 2>/dev/null || true
     if ((status != 0)) && [[ -f $WORK/serve.log ]]; then
         echo "---- pipetrack serve log:" >&2
         cat "$WORK/serve.log" >&2
@@ -86,14 +93,30 @@ done
 [[ -n $BASE_URL ]] || { echo "pipetrack serve did not start within 20 s" >&2; exit 1; }
 echo "dashboard under test: $BASE_URL"
 
-# The live script runs until its standard input (this fifo, held open on fd 3) closes.
+# The same store behind a dashboard token: the sign-in page.
+AUTH_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+PIPETRACK_DASHBOARD_TOKEN=$AUTH_TOKEN "$PIPETRACK" --database-url "$DB_URL" serve --bind 127.0.0.1:0 \
+    >"$WORK/serve-auth.log" 2>&1 &
+AUTH_SERVER=$!
+AUTH_URL=""
+for _ in $(seq 1 100); do
+    AUTH_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve-auth.log" | head -n 1 || true)
+    [[ -n $AUTH_URL ]] && break
+    kill -0 "$AUTH_SERVER" 2>/dev/null || { echo "pipetrack serve (with a token) exited" >&2; exit 1; }
+    sleep 0.2
+done
+[[ -n $AUTH_URL ]] || { echo "pipetrack serve (with a token) did not start within 20 s" >&2; exit 1; }
+
+# The live scripts run until their standard input (this fifo, held open on fd 3) closes.
 mkfifo "$WORK/live.in"
 "$PIPETRACK" --database-url "$DB_URL" demo-script succeeds --log-dir "$WORK" <"$WORK/live.in" &
 LIVE=$!
+"$PIPETRACK" --database-url "$DB_URL" demo-script fails --log-dir "$WORK" <"$WORK/live.in" &
+LIVE_FAILS=$!
 exec 3>"$WORK/live.in"
 
 rm -rf "$SHOTS"
 mkdir -p "$SHOTS"
 cd "$HERE/e2e"
-BASE_URL=$BASE_URL CHROMIUM=$CHROMIUM SCREENSHOT_DIR=$SHOTS node --test --test-concurrency=1 dashboard.test.mjs
+BASE_URL=$BASE_URL AUTH_URL=$AUTH_URL AUTH_TOKEN=$AUTH_TOKEN CHROMIUM=$CHROMIUM SCREENSHOT_DIR=$SHOTS node --test --test-concurrency=1 dashboard.test.mjs
 echo "screenshots: $SHOTS"

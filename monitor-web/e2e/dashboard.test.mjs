@@ -1,9 +1,11 @@
 // End-to-end tests of the pipetrack dashboard in headless Chromium.
 //
 // ../test.sh starts `pipetrack serve` on a SQLite store seeded by
-// `pipetrack demo --seed-only`, plus one live tracked script
-// (`pipetrack demo-script succeeds`) that keeps advancing its tasks, then runs
-// this file with BASE_URL, CHROMIUM and SCREENSHOT_DIR set. Every page is
+// `pipetrack demo --seed-only` (BASE_URL), a second one on the same store
+// with a dashboard token (AUTH_URL, AUTH_TOKEN), and two live tracked scripts
+// (`pipetrack demo-script succeeds`, which keeps advancing its tasks, and
+// `pipetrack demo-script fails`, which fails with a traceback and a log file),
+// then runs this file with CHROMIUM and SCREENSHOT_DIR set. Every page is
 // visited; a screenshot of each is written to SCREENSHOT_DIR.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -14,9 +16,12 @@ import { chromium } from "playwright-core";
 const BASE_URL = process.env.BASE_URL;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const SHOTS = process.env.SCREENSHOT_DIR;
+const AUTH_URL = process.env.AUTH_URL;
+const AUTH_TOKEN = process.env.AUTH_TOKEN;
 const LIVE_SCRIPT = "DAILY_07_Live_Geocoding.R";
-if (!BASE_URL || !SHOTS) {
-  throw new Error("run through monitor-web/test.sh (BASE_URL and SCREENSHOT_DIR must be set)");
+const FAILING_SCRIPT = "DAILY_08_Live_Vendor_Feed.py";
+if (!BASE_URL || !SHOTS || !AUTH_URL || !AUTH_TOKEN) {
+  throw new Error("run through monitor-web/test.sh (BASE_URL, AUTH_URL, AUTH_TOKEN and SCREENSHOT_DIR must be set)");
 }
 
 let browser;
@@ -166,6 +171,44 @@ test("history: filter by status, sort by duration, export the CSV and parse it",
   assert.deepEqual(exported, [...exported].sort((a, b) => b - a), "in the page's order");
   const api = await (await page.request.get(`${BASE_URL}api/v1/history?status=failed&limit=1000`)).json();
   assert.equal(body.length, api.items.length, "same count as the API");
+  const pinned = new URL(await page.locator("#export-csv").getAttribute("href"), BASE_URL);
+  assert.match(pinned.searchParams.get("to") ?? "", /^\d{4}-\d\d-\d\dT/, "the export pins the page's range");
+});
+
+test("history: category and text filters, readable at phone width", async () => {
+  await page.goto(`${BASE_URL}history`);
+  await page.selectOption("select[name=category]", "STATIC");
+  await page.click("form.filters button[type=submit]");
+  await page.waitForURL(/category=STATIC/);
+  const scripts = await page.locator("table.history tbody td:first-child a").allTextContents();
+  assert.ok(scripts.length > 0, "the demo history has STATIC runs in the last 30 days");
+  assert.ok(scripts.every((s) => s.startsWith("STATIC_")), `only STATIC scripts: ${scripts}`);
+  assert.equal(await page.locator("select[name=category]").inputValue(), "STATIC", "the form keeps the filter");
+
+  await page.goto(`${BASE_URL}history?status=failed`);
+  const firstError = (await page.locator("table.history tbody td.err").first().innerText()).trim();
+  const word = firstError.split(/[^A-Za-z]+/).find((w) => w.length >= 6);
+  assert.ok(word, `a word to search for in ${firstError}`);
+  await page.goto(`${BASE_URL}history`);
+  await page.fill("input[name=q]", word);
+  await page.click("form.filters button[type=submit]");
+  await page.waitForURL(/[?&]q=/);
+  const rows = page.locator("table.history tbody tr");
+  assert.ok(await rows.count() > 0, `runs mentioning ${word}`);
+  const api = await (await page.request.get(`${BASE_URL}api/v1/history?q=${encodeURIComponent(word)}&limit=50`)).json();
+  assert.equal(await rows.count(), api.items.length, "the page lists what the text filter finds");
+  for (const item of api.items) {
+    const hay = [item.message, item.error_message, item.error_class].join(" ").toLowerCase();
+    assert.ok(hay.includes(word.toLowerCase()), `${word} in ${hay}`);
+  }
+  await shot("history-text-filter");
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${BASE_URL}history?status=failed`);
+  await shot("history-phone");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `no page-wide horizontal scrolling at phone width (overflow ${overflow}px)`);
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 test("trends: four charts, statistics, chart downloads as SVG and PNG", async () => {
@@ -190,8 +233,10 @@ test("errors: a group is marked resolved with a note", async () => {
   const groups = page.locator("article.error-group");
   const before = await groups.count();
   assert.ok(before > 0, "the demo history has error groups");
+  assert.ok(await page.locator("article.error-group pre.traceback").count() > 0, "groups show their traceback's start");
   await shot("errors");
-  const first = groups.first();
+  // Not the live failing script's group: it fails again every 20 s and would reopen.
+  const first = groups.filter({ hasNotText: "provider_id" }).first();
   const id = await first.getAttribute("id");
   await first.locator("input[name=note]").fill("Fixed upstream; verified by the E2E test");
   await first.locator("button[type=submit]").click();
@@ -204,6 +249,63 @@ test("errors: a group is marked resolved with a note", async () => {
   await page.waitForURL(/\/runs\//);
   assert.equal(await page.locator(".error-box").count(), 1);
   await shot("failed-run");
+});
+
+test("error drill-down lists the group's runs and links to them", async () => {
+  await page.goto(`${BASE_URL}errors`);
+  const group = page.locator("article.error-group").first();
+  const fingerprint = (await group.getAttribute("id")).replace("group-", "");
+  await group.locator("a:text('All runs with this error')").click();
+  await page.waitForURL(new RegExp(`/errors/${fingerprint}`));
+  assert.equal(await page.locator("h1").innerText(), "Runs with this error");
+  const runs = page.locator("table tbody tr");
+  assert.ok(await runs.count() >= 1, "the group's runs are listed");
+  assert.match(await page.locator(".crumbs").innerText(), new RegExp(fingerprint));
+  await shot("error-runs");
+  await runs.first().locator("td:first-child a").click();
+  await page.waitForURL(/\/runs\/[0-9a-f-]+$/);
+  assert.equal(await page.locator(".error-box").count(), 1);
+});
+
+test("a failed run's log: in the run page and as text", async () => {
+  // The live failing script writes its log where the server can read it.
+  let runId = "";
+  const deadline = Date.now() + 60_000;
+  while (!runId && Date.now() < deadline) {
+    const status = await (await page.request.get(`${BASE_URL}api/v1/status`)).json();
+    const script = status.scripts.find((s) => s.script_name === FAILING_SCRIPT);
+    if (script?.latest?.status === "failed") { runId = script.latest.run_id; break; }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  assert.ok(runId, `${FAILING_SCRIPT} failed within 60 s`);
+  await page.goto(`${BASE_URL}runs/${runId}`);
+  assert.match(await page.locator(".error-box").innerText(), /ValueError[\s\S]*Traceback/);
+  assert.match(await page.locator("pre.log").innerText(), /ERROR ValueError: column 'provider_id'/);
+  await page.locator("a:text('open as text')").click();
+  await page.waitForURL(new RegExp(`/runs/${runId}/log$`));
+  const text = await page.locator("body").innerText();
+  assert.match(text, /INFO starting DAILY_08_Live_Vendor_Feed\.py/);
+  assert.match(text, /ERROR ValueError/);
+  await shot("run-log");
+});
+
+test("sign-in page when the dashboard has a token", async () => {
+  const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const signIn = await other.newPage();
+  signIn.on("pageerror", (err) => problems.push(`page error (sign-in): ${err.message}`));
+  await signIn.goto(AUTH_URL);
+  await signIn.waitForURL(/\/login$/);
+  assert.equal(await signIn.locator("h1").innerText(), "Sign in");
+  await signIn.screenshot({ path: path.join(SHOTS, "login.png"), fullPage: true });
+  await signIn.fill("input[name=token]", "not-the-token-at-all");
+  await signIn.click("form.login button[type=submit]");
+  assert.match(await signIn.locator("form.login .notice").innerText(), /not the dashboard's/);
+  await signIn.fill("input[name=token]", AUTH_TOKEN);
+  await signIn.click("form.login button[type=submit]");
+  await signIn.waitForURL(AUTH_URL);
+  assert.equal(await signIn.locator("h1").innerText(), "Status");
+  assert.ok(await signIn.locator("li.script").count() >= 30, "signed in, the status page shows");
+  await other.close();
 });
 
 test("no console errors or content-security-policy violations on any page", () => {
