@@ -29,8 +29,9 @@ pub struct MonitorConfig {
     pub timing_sample: usize,
     /// Fewer completed runs than this is "not enough history" (default 3).
     pub min_history: usize,
-    /// Most runs a trend reads for its durations, chart and failures (default 2,000:
-    /// keeps a trend within the 50 ms budget at 1M runs; per-day counts stay exact).
+    /// Most runs a trend reads for its chart series, failures and percentiles
+    /// (default 2,000: keeps a trend within the 50 ms budget at 1M runs; counts,
+    /// mean, extremes and standard deviation stay exact, from the rollup).
     pub trend_sample_limit: usize,
     /// Most failed runs an error-group query reads (default 50,000).
     pub error_sample_limit: usize,

@@ -302,7 +302,9 @@ pub struct Trends {
     pub failure_percent: Option<f64>,
     /// Runs per day over the range.
     pub runs_per_day: f64,
-    /// Durations of the completed runs (of the sample, see `sampled`).
+    /// Durations of the completed runs of the range: count, mean, minimum,
+    /// maximum and standard deviation over all of them; median and p90 over
+    /// the sample when `sampled`.
     pub duration: DurationStats,
     /// Counts per UTC day (exact, all runs of the range).
     pub per_day: Vec<DayStats>,
@@ -311,7 +313,8 @@ pub struct Trends {
     /// The most common failures of the sample, most frequent first (at most 10).
     pub common_failures: Vec<FailureCount>,
     /// Whether the range held more runs than `trend_sample_limit`: then `runs`,
-    /// `duration` and `common_failures` cover the latest ones only.
+    /// `common_failures` and the median and p90 of `duration` cover the latest
+    /// ones only.
     pub sampled: bool,
 }
 

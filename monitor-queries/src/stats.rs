@@ -53,6 +53,40 @@ impl DurationStats {
     }
 }
 
+impl DurationStats {
+    /// The summary of durations known by their moments (from the per-day
+    /// rollup): `count`, mean, minimum, maximum and standard deviation are
+    /// exact over all of them; the median and 90th percentile, which no rollup
+    /// can give, come from `sample`, a subset (the latest durations).
+    pub fn of_moments(
+        count: i64,
+        sum: i64,
+        sum_sq: f64,
+        min: Option<i64>,
+        max: Option<i64>,
+        sample: &[i64],
+    ) -> Self {
+        if count <= 0 {
+            return Self::default();
+        }
+        let n = count as f64;
+        let mean = sum as f64 / n;
+        // Sample variance from the moments; rounding can make it a hair negative.
+        let stddev = (count > 1).then(|| ((sum_sq - sum as f64 * mean) / (n - 1.0)).max(0.0).sqrt());
+        let mut sorted = sample.to_vec();
+        sorted.sort_unstable();
+        Self {
+            count: usize::try_from(count).unwrap_or(usize::MAX),
+            mean_ms: Some(mean),
+            median_ms: percentile_sorted(&sorted, 0.5),
+            min_ms: min,
+            max_ms: max,
+            stddev_ms: stddev,
+            p90_ms: percentile_sorted(&sorted, 0.9),
+        }
+    }
+}
+
 /// The `q` quantile (0..=1) of sorted values, R type 7. `None` when empty.
 pub fn percentile_sorted(sorted: &[i64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
@@ -94,5 +128,25 @@ mod tests {
         let one = DurationStats::of(&[7]);
         assert_eq!((one.median_ms, one.p90_ms, one.stddev_ms), (Some(7.0), Some(7.0), None));
         assert_eq!(DurationStats::of(&[]), DurationStats::default());
+    }
+
+    #[test]
+    fn moments_give_the_same_statistics_as_the_durations() {
+        // Hours-long durations with a small spread: the moments lose no precision.
+        let all: Vec<i64> = (0..10_000).map(|i| 3_600_000 + (i * 7919) % 60_000).collect();
+        let exact = DurationStats::of(&all);
+        let sum: i64 = all.iter().sum();
+        let sum_sq: f64 = all.iter().map(|&d| (d as f64) * (d as f64)).sum();
+        let (min, max) = (all.iter().min().copied(), all.iter().max().copied());
+        let from_moments = DurationStats::of_moments(all.len() as i64, sum, sum_sq, min, max, &all[..100]);
+        assert_eq!(from_moments.count, exact.count);
+        assert_eq!((from_moments.min_ms, from_moments.max_ms), (exact.min_ms, exact.max_ms));
+        assert!((from_moments.mean_ms.unwrap() - exact.mean_ms.unwrap()).abs() < 1e-6);
+        let (sd, exact_sd) = (from_moments.stddev_ms.unwrap(), exact.stddev_ms.unwrap());
+        assert!((sd - exact_sd).abs() < 1e-6 * exact_sd, "{sd} vs {exact_sd}");
+        // The percentiles are those of the sample.
+        assert_eq!(from_moments.median_ms, DurationStats::of(&all[..100]).median_ms);
+        assert_eq!(DurationStats::of_moments(0, 0, 0.0, None, None, &[]), DurationStats::default());
+        assert_eq!(DurationStats::of_moments(1, 5, 25.0, Some(5), Some(5), &[5]).stddev_ms, None);
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Counts per day are exact: whole days come from the `run_days` rollup the
 //! store keeps (migration V8), the partial days at either end of the range
-//! from the runs themselves (one index range scan each). Duration statistics, the chart series and the most common failures
-//! come from the latest `trend_sample_limit` runs of the range, computed in
-//! Rust so both stores give the same numbers; `Trends::sampled` says when the
-//! range held more.
+//! from the runs themselves (one index range scan each). Duration statistics
+//! are exact too: count, mean, minimum, maximum and standard deviation come
+//! from the same day totals (sums, sums of squares and extremes, V9). The
+//! chart series, the most common failures and, when the range held more runs
+//! than `trend_sample_limit`, the median and 90th percentile come from the
+//! latest `trend_sample_limit` runs of the range; `Trends::sampled` says when.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +40,9 @@ struct DayTotals {
     lost: i64,
     completed_ms: i64,
     completed_n: i64,
+    completed_ms_sq: f64,
+    completed_min_ms: Option<i64>,
+    completed_max_ms: Option<i64>,
 }
 
 impl DayTotals {
@@ -49,6 +54,9 @@ impl DayTotals {
         self.lost += other.lost;
         self.completed_ms += other.completed_ms;
         self.completed_n += other.completed_n;
+        self.completed_ms_sq += other.completed_ms_sq;
+        self.completed_min_ms = [self.completed_min_ms, other.completed_min_ms].into_iter().flatten().min();
+        self.completed_max_ms = [self.completed_max_ms, other.completed_max_ms].into_iter().flatten().max();
     }
 
     /// Adds a row with a `day` and the counter columns to its day.
@@ -62,6 +70,9 @@ impl DayTotals {
             lost: get("lost")?,
             completed_ms: get("completed_ms")?,
             completed_n: get("completed_n")?,
+            completed_ms_sq: row.real("completed_ms_sq")?.unwrap_or_default(),
+            completed_min_ms: row.int("completed_min_ms")?,
+            completed_max_ms: row.int("completed_max_ms")?,
         };
         days.entry(Row::required("day", row.text("day")?)?).or_default().merge(&counts);
         Ok(())
@@ -101,7 +112,9 @@ impl Monitor {
             let (first_full, end_full) = whole_days(from, to);
             let partial: Vec<(DateTime<Utc>, DateTime<Utc>)> = if first_full < end_full {
                 let rollup_sql = format!(
-                    "SELECT day, {} FROM run_days WHERE {scope_sql}day >= $1 AND day < $2 GROUP BY day",
+                    "SELECT day, {}, sum(completed_ms_sq) AS completed_ms_sq, \
+                     min(completed_min_ms) AS completed_min_ms, max(completed_max_ms) AS completed_max_ms \
+                     FROM run_days WHERE {scope_sql}day >= $1 AND day < $2 GROUP BY day",
                     ["runs", "completed", "failed", "cancelled", "lost", "completed_ms", "completed_n"]
                         .map(|c| format!("CAST(sum({c}) AS bigint) AS {c}"))
                         .join(", ")
@@ -122,7 +135,11 @@ impl Monitor {
             let per_day_sql = format!(
                 "SELECT {day} AS day, count(*) AS runs, {}, {}, {}, {}, \
                  CAST(sum(CASE WHEN status = 'completed' THEN duration_ms END) AS bigint) AS completed_ms, \
-                 count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n \
+                 count(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_n, \
+                 sum(CASE WHEN status = 'completed' THEN CAST(duration_ms AS double precision) * duration_ms END) \
+                     AS completed_ms_sq, \
+                 min(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_min_ms, \
+                 max(CASE WHEN status = 'completed' THEN duration_ms END) AS completed_max_ms \
                  FROM runs WHERE {scope_sql}started_at >= $1 AND started_at < $2 GROUP BY 1",
                 count("completed"),
                 count("failed"),
@@ -217,7 +234,20 @@ impl Monitor {
                 failed,
                 failure_percent: (finished > 0).then(|| failed as f64 * 100.0 / finished as f64),
                 runs_per_day: total as f64 / days,
-                duration: DurationStats::of(&durations),
+                // Exact over the range from the day totals; when the range held
+                // more runs than the sample, the median and p90 are the sample's.
+                duration: if sampled {
+                    DurationStats::of_moments(
+                        totals.completed_n,
+                        totals.completed_ms,
+                        totals.completed_ms_sq,
+                        totals.completed_min_ms,
+                        totals.completed_max_ms,
+                        &durations,
+                    )
+                } else {
+                    DurationStats::of(&durations)
+                },
                 per_day,
                 runs,
                 common_failures,

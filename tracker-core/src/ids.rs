@@ -1,4 +1,5 @@
-//! Identifiers: a run is a UUID, a stream is one writer (process) inside a run.
+//! Identifiers: a run is a UUID, a stream is one writer (process) inside a run,
+//! a task is a UUID derived from its run, stream and number.
 
 use std::fmt;
 use std::str::FromStr;
@@ -40,6 +41,35 @@ impl FromStr for RunId {
         Uuid::parse_str(s.trim())
             .map(RunId)
             .map_err(|_| CoreError::InvalidRunId { value: s.chars().take(80).collect() })
+    }
+}
+
+/// Identifies one task of one run: the name-based UUID (version 5) of the
+/// task's key, with the run id as namespace and `"<stream>/<task number>"` as
+/// name. Derived, not stored: every process computes the same id for the same
+/// task without coordination, the store keys tasks by `(run_id, stream,
+/// task_number)`, and a task id can be recomputed anywhere (in Postgres:
+/// `uuid_generate_v5(run_id, stream || '/' || task_number)` with `uuid-ossp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(pub Uuid);
+
+impl TaskId {
+    /// The id of task `task_number` of `stream` in `run_id`.
+    pub fn new(run_id: RunId, stream: StreamId, task_number: u32) -> Self {
+        let name = format!("{}/{}", stream.get(), task_number);
+        Self(Uuid::new_v5(&run_id.0, name.as_bytes()))
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -96,6 +126,25 @@ mod tests {
     fn run_id_parse_error_names_the_value() {
         let err = "not-a-uuid".parse::<RunId>().unwrap_err();
         assert!(err.to_string().contains("not-a-uuid"), "{err}");
+    }
+
+    #[test]
+    fn task_ids_are_stable_uuids_distinct_per_run_stream_and_number() {
+        let run = RunId::from_parts(1_700_000_000_000, [7; 10]);
+        let other_run = RunId::from_parts(1_700_000_000_000, [8; 10]);
+        let id = TaskId::new(run, StreamId::MAIN, 1);
+        assert_eq!(id, TaskId::new(run, StreamId::MAIN, 1), "derived, so every process agrees");
+        assert_eq!(id.as_uuid().get_version_num(), 5);
+        assert_eq!(id.to_string(), Uuid::new_v5(&run.0, b"0/1").to_string());
+        let others = [
+            TaskId::new(run, StreamId::MAIN, 2),
+            TaskId::new(run, StreamId::from_random([3; 8]), 1),
+            TaskId::new(other_run, StreamId::MAIN, 1),
+        ];
+        assert!(others.iter().all(|other| *other != id));
+        // The value Postgres computes: uuid_generate_v5(run_id, stream || '/' || task_number).
+        let run = RunId("0190f5d2-0000-7000-8000-000000000000".parse().unwrap());
+        assert_eq!(TaskId::new(run, StreamId::MAIN, 1).to_string(), "75a0c1c9-07e3-505a-a1ef-260823e71cb1");
     }
 
     #[test]

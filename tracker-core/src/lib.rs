@@ -39,7 +39,7 @@ pub mod validate;
 pub use category::{CategoryRules, detect_script_category};
 pub use error::CoreError;
 pub use event::{ErrorInfo, Event, EventKind, ResourceSample, RunEnd, RunMeta, StatusUpdate};
-pub use ids::{RunId, StreamId};
+pub use ids::{RunId, StreamId, TaskId};
 pub use projection::{RunRow, TaskChange, TaskKey, TaskRow};
 pub use session::Session;
 pub use status::{RunStatus, TaskStatus};

@@ -82,6 +82,13 @@ pub struct TaskRow {
     pub progress_total: Option<u64>,
 }
 
+impl TaskRow {
+    /// The task's id within `run_id` (see [`crate::TaskId`]).
+    pub fn id(&self, run_id: crate::RunId) -> crate::TaskId {
+        crate::TaskId::new(run_id, self.stream, self.task_number)
+    }
+}
+
 /// What an event changed in the run's task rows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskChange {

@@ -712,7 +712,20 @@ pub(crate) async fn trends_match_statistics_computed_by_hand(h: Harness) {
     assert!(sampled.sampled);
     assert_eq!(sampled.total_runs, 7, "counts stay exact");
     assert_eq!(sampled.runs.len(), 3);
-    assert_eq!(sampled.duration.count, 1, "only the 240 s run is among the latest three");
+    // Count, mean, extremes and spread stay exact (day totals); the median and
+    // p90 are the sample's, where only the 240 s run is among the latest three.
+    let exact = &trends.duration;
+    for (range, label) in
+        [((t0(), at(3 * DAY)), "partial edge days"), ((midnight, midnight + Duration::days(3)), "whole days")]
+    {
+        let sampled = small.trends(&scope, range.0, range.1).await.unwrap();
+        assert!(sampled.sampled, "{label}");
+        let d = &sampled.duration;
+        assert_eq!((d.count, d.min_ms, d.max_ms), (4, Some(60_000), Some(240_000)), "{label}");
+        assert!((d.mean_ms.unwrap() - 150_000.0).abs() < 1e-6, "{label}");
+        assert!((d.stddev_ms.unwrap() - exact.stddev_ms.unwrap()).abs() < 1e-6, "{label}");
+        assert_eq!((d.median_ms, d.p90_ms), (Some(240_000.0), Some(240_000.0)), "{label}");
+    }
     assert!(monitor.trends(&scope, at(10), at(10)).await.is_err());
 }
 
