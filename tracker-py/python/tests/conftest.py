@@ -8,8 +8,10 @@ they are for users.
 
 PostgreSQL: ``PIPETRACK_TEST_PG_URL``, else
 ``postgres://postgres@127.0.0.1:5432/postgres``. When the server does not
-answer, the PostgreSQL variants are skipped with the reason shown in the
-summary, or fail when ``PIPETRACK_REQUIRE_POSTGRES=1`` (as in CI).
+answer, the PostgreSQL variants fail when ``PIPETRACK_REQUIRE_POSTGRES=1``
+(test.sh sets it unless told otherwise, after scripts/ensure-postgres made a
+server available), else they are skipped with the reason shown in the
+summary (a bare ``pytest`` run for quick iterations).
 """
 
 from __future__ import annotations

@@ -96,6 +96,10 @@ def test_threads_enter_and_exit_tasks_concurrently(store: Store) -> None:
     assert len(tasks) == 200
     assert {t["status"] for t in tasks} == {"completed"}
     assert sorted(t["name"] for t in tasks) == sorted(f"thread {w} step {i}" for w in range(4) for i in range(50))
+    # One stack per process: a task nests under the tasks other threads have
+    # open at that moment; each thread has at most one open, so the depth is
+    # at most 3 (which depths occur depends on the interleaving).
+    assert {t["depth"] for t in tasks} <= {0, 1, 2, 3}
     assert detail["run"]["status"] == "completed"
 
 
