@@ -462,8 +462,9 @@ def test_tracking_warning_raised_as_error_leaves_no_task_open(sqlite_store: Stor
         """
         import json, os, time, pipetrack
         outcomes = []
-        pipetrack.track_init(skip_git=True)   # returns before the writer's first write
-        time.sleep(3)  # the writer failed to store the start: a warning is pending
+        # Returns well before the writer's first write (PIPETRACK_FLUSH_MS).
+        pipetrack.track_init(skip_git=True, skip_env=True)
+        time.sleep(4)  # the writer failed to store the start: a warning is pending
         for step in range(2):
             try:
                 with pipetrack.task("Step {step}"):
@@ -477,7 +478,7 @@ def test_tracking_warning_raised_as_error_leaves_no_task_open(sqlite_store: Stor
             "PIPETRACK_DATABASE_URL": url,
             "PYTHONWARNINGS": "error::UserWarning",
             "PIPETRACK_RETRY_MAX_S": "1",
-            "PIPETRACK_FLUSH_MS": "1000",
+            "PIPETRACK_FLUSH_MS": "2000",
         },
     )
     assert stdout_json(proc) == [["warning", "ran"], True]
