@@ -557,10 +557,13 @@ const GROUP_CONTEXTS: usize = 50;
 /// The groups' rows, the first [`GROUP_CONTEXTS`] with their latest run's
 /// context (read concurrently; a run that cannot be read just has none).
 async fn group_rows(monitor: &Monitor, groups: &[ErrorGroup]) -> Vec<GroupRow> {
-    let details = futures_util::future::join_all(
-        groups.iter().take(GROUP_CONTEXTS).map(|g| monitor.run_detail(g.latest_run_id)),
-    )
-    .await;
+    // A few at a time, so one page never takes the whole connection pool.
+    let mut details = Vec::new();
+    for chunk in groups[..groups.len().min(GROUP_CONTEXTS)].chunks(4) {
+        details.extend(
+            futures_util::future::join_all(chunk.iter().map(|g| monitor.run_detail(g.latest_run_id))).await,
+        );
+    }
     let mut details = details.into_iter();
     groups
         .iter()
