@@ -297,7 +297,25 @@ pub(crate) async fn trends_page_draws_four_charts_and_statistics(h: Harness) {
     assert!(html.contains("<td class=\"num\">6</td><td class=\"num\">5</td><td class=\"num\">0</td><td class=\"num\">0.0%</td><td class=\"num\">12m00s</td>"), "{}", &html[html.find("<tbody><tr>").unwrap()..][..400]);
     let all = get(&h.app(), "/trends").await.text();
     assert!(all.contains("2 × FileNotFoundError: cannot open file"), "most common failures");
+    assert!(!html.contains("class=\"sampled\""), "six runs are not a sample");
     insta::assert_snapshot!("trends_page", html);
+    // More runs than the trend reads: the page says which figures are sampled.
+    let config = monitor_queries::MonitorConfig {
+        cache_ttl: chrono::Duration::zero(),
+        trend_sample_limit: 3,
+        ..Default::default()
+    };
+    let monitor = monitor_queries::Monitor::new(h.store.clone(), config)
+        .with_clock(std::sync::Arc::new(h.clock.clone()));
+    let app = monitor_web::router(monitor_web::AppState::new(monitor, Auth::none()));
+    let sampled = get(&app, &format!("/trends?script={RUNNING_SCRIPT}")).await.text();
+    assert!(
+        sampled.contains("the median, the 90th percentile and the most common failures use the latest 3; the other statistics cover every run"),
+        "{}",
+        &sampled[sampled.find("<main").unwrap()..][..1500]
+    );
+    // The average is still over all five completed runs (10..14 min).
+    assert!(sampled.contains("<td class=\"num\">6</td><td class=\"num\">5</td><td class=\"num\">0</td><td class=\"num\">0.0%</td><td class=\"num\">12m00s</td>"));
     let api = get(&h.app(), "/api/v1/trends?category=DAILY").await.json();
     assert_eq!(api["scope"], serde_json::json!({"kind": "category", "name": "DAILY"}));
     assert_eq!(api["failed"], 1);
