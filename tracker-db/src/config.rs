@@ -60,6 +60,8 @@ pub struct PostgresConfig {
     pub schema: Option<String>,
     /// Largest number of pooled connections.
     pub pool_size: usize,
+    /// TLS (`sslmode`, `sslrootcert` of the URL).
+    pub tls: crate::tls::TlsSettings,
     /// Where it came from.
     pub source: Source,
 }
@@ -87,8 +89,16 @@ impl PostgresConfig {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         let user = self.config.get_user().map(|user| format!("{user}@")).unwrap_or_default();
         let db = self.config.get_dbname().unwrap_or("");
-        let schema = self.schema.as_deref().map(|s| format!("?schema={s}")).unwrap_or_default();
-        format!("postgres://{user}{host}:{port}/{db}{schema}")
+        let mut query: Vec<String> = self.schema.iter().map(|s| format!("schema={s}")).collect();
+        let sslmode = match self.tls.mode {
+            crate::tls::TlsMode::Off => None,
+            crate::tls::TlsMode::Require => Some("require"),
+            crate::tls::TlsMode::VerifyCa => Some("verify-ca"),
+            crate::tls::TlsMode::VerifyFull => Some("verify-full"),
+        };
+        query.extend(sslmode.map(|mode| format!("sslmode={mode}")));
+        let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+        format!("postgres://{user}{host}:{port}/{db}{query}")
     }
 }
 
@@ -232,7 +242,7 @@ fn pg_defaults(mut config: tokio_postgres::Config, schema: Option<String>, sourc
     if let Some(schema) = &schema {
         config.options(format!("-c search_path={schema}"));
     }
-    PostgresConfig { config, schema, pool_size: 8, source }
+    PostgresConfig { config, schema, pool_size: 8, tls: crate::tls::TlsSettings::default(), source }
 }
 
 fn parse_postgres_url(url: &str, source: Source) -> Result<PostgresConfig, ConfigError> {
@@ -245,19 +255,21 @@ fn parse_postgres_url(url: &str, source: Source) -> Result<PostgresConfig, Confi
     })?;
     let mut schema = None;
     let mut pool_size = None;
+    let mut tls = crate::tls::TlsSettings::default();
     let mut kept: Vec<(String, String)> = Vec::new();
     for (key, value) in parsed.query_pairs() {
         match key.as_ref() {
             "schema" => schema = Some(value.into_owned()),
             "pool_size" => pool_size = Some(value.into_owned()),
-            "sslmode" if matches!(value.as_ref(), "require" | "verify-ca" | "verify-full") => {
-                return Err(ConfigError {
+            // TLS is pipetrack's (rustls), not the driver's: these stay out of its options.
+            "sslmode" => {
+                tls.mode = crate::tls::TlsMode::parse(&value).ok_or_else(|| ConfigError {
                     setting,
-                    problem: format!("sslmode={value} asks for TLS, which this build does not support yet"),
-                    fix: "connect over a trusted network or a local socket with sslmode=prefer/disable"
-                        .into(),
-                });
+                    problem: format!("sslmode={value} is not a known mode"),
+                    fix: "use disable, prefer, require, verify-ca or verify-full".into(),
+                })?;
             }
+            "sslrootcert" => tls.root_cert = Some(PathBuf::from(value.as_ref())),
             _ => kept.push((key.into_owned(), value.into_owned())),
         }
     }
@@ -283,6 +295,10 @@ fn parse_postgres_url(url: &str, source: Source) -> Result<PostgresConfig, Confi
         });
     }
     let mut pg = pg_defaults(config, schema, source);
+    if tls.mode != crate::tls::TlsMode::Off {
+        pg.config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    }
+    pg.tls = tls;
     if let Some(size) = pool_size {
         pg.pool_size = size.parse().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError {
             setting,
@@ -382,6 +398,16 @@ mod tests {
         assert_eq!(pg.pool_size, 3);
         assert_eq!(pg.config.get_connect_timeout(), Some(&Duration::from_secs(2)));
         assert_eq!(pg.location(), "postgres://etl@localhost:5432/test?schema=t_1");
+        let StoreConfig::Postgres(tls) = StoreConfig::from_url(
+            "postgres://etl:pw@db/test?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+            Source::Code,
+        )
+        .unwrap() else {
+            panic!("expected postgres")
+        };
+        assert_eq!(tls.tls.mode, crate::tls::TlsMode::VerifyFull);
+        assert_eq!(tls.tls.root_cert.as_deref(), Some(Path::new("/etc/ca.pem")));
+        assert_eq!(tls.location(), "postgres://etl@db:5432/test?sslmode=verify-full");
     }
 
     #[test]
@@ -393,7 +419,11 @@ mod tests {
         );
         assert!(StoreConfig::from_url("sqlite://", Source::DatabaseUrl).is_err());
         assert!(StoreConfig::from_url("postgres://h/db?schema=a;drop", Source::DatabaseUrl).is_err());
-        assert!(StoreConfig::from_url("postgres://h/db?sslmode=require", Source::DatabaseUrl).is_err());
+        let err = StoreConfig::from_url("postgres://h/db?sslmode=always", Source::DatabaseUrl).unwrap_err();
+        assert!(
+            err.to_string().contains("sslmode=always is not a known mode; use disable, prefer, require"),
+            "{err}"
+        );
         assert!(StoreConfig::from_url("postgres://h:notaport/db", Source::DatabaseUrl).is_err());
     }
 }

@@ -26,6 +26,7 @@ pub mod mapping;
 mod postgres;
 mod sqlite;
 mod store;
+pub mod tls;
 pub mod value;
 
 pub use append::{AppendOutcome, Conflict};

@@ -58,11 +58,19 @@ fn params(values: &[Value]) -> Params<'_> {
 impl PgStore {
     /// Builds the pool and checks that a connection can be made.
     pub async fn open(config: &PostgresConfig) -> Result<Self> {
-        let manager = Manager::from_config(
-            config.config.clone(),
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let manager_config = || ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let tls = crate::tls::connector(&config.tls).map_err(|problem| {
+            DbError::Config(crate::ConfigError {
+                setting: config.source.setting(),
+                problem,
+                fix: "fix ?sslrootcert= (a PEM file of the CA certificates to trust) or use sslmode=require"
+                    .into(),
+            })
+        })?;
+        let manager = match tls {
+            None => Manager::from_config(config.config.clone(), NoTls, manager_config()),
+            Some(tls) => Manager::from_config(config.config.clone(), tls, manager_config()),
+        };
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
@@ -110,12 +118,16 @@ impl PgStore {
             if err.is_closed() || err.code().is_none() && !err.to_string().contains("error deserializing") {
                 let reason =
                     std::error::Error::source(&err).map_or_else(|| err.to_string(), ToString::to_string);
-                return DbError::Unreachable {
-                    location,
-                    setting,
-                    reason,
-                    fix: "check that the server is running and the host and port are right (or unset the setting to use the embedded SQLite file)".into(),
+                let fix = if reason.contains("certificate") {
+                    "give the CA that signed the server's certificate with ?sslrootcert=/path/ca.pem and connect \
+                     by the host name it was issued for (sslmode=verify-ca skips the name), or use \
+                     sslmode=require to encrypt without checking it"
+                } else if reason.contains("TLS") || reason.contains("SSL") {
+                    "turn on ssl in the server's postgresql.conf, or remove sslmode from the URL"
+                } else {
+                    "check that the server is running and the host and port are right (or unset the setting to use the embedded SQLite file)"
                 };
+                return DbError::Unreachable { location, setting, reason, fix: fix.into() };
             }
             return DbError::Postgres(err);
         };

@@ -3,6 +3,7 @@
 mod cases;
 mod harness;
 mod roles;
+mod tls;
 mod worker;
 
 test_support::on_both_stores! {
