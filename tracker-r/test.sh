@@ -11,7 +11,9 @@
 #      the workspace's target directory, shared with cargo).
 #   4. R/extendr-wrappers.R is what tools/wrappers.R generates now (a stale
 #      copy fails the run: regenerate it with the command printed).
-#   5. testthat against SQLite and PostgreSQL; its summary is printed.
+#   5. testthat against SQLite and PostgreSQL; its summary is printed. The
+#      query tests compare with the pipetrack CLI's --json output: it is built
+#      first (cargo build -p pipetrack) and named by PIPETRACK_BIN.
 #   6. tools/stage.sh + R CMD build + R CMD check --no-manual on the tarball:
 #      no ERROR and no WARNING allowed (NOTEs are printed). The check builds the
 #      Rust code again, in the shared target directory (CARGO_TARGET_DIR).
@@ -103,6 +105,17 @@ if ! diff -u "$PKG/R/extendr-wrappers.R" "$WORK/extendr-wrappers.R"; then
     exit 1
 fi
 echo "R/extendr-wrappers.R is up to date"
+
+# ---------------------------------------------------------------------------
+say "pipetrack CLI (the query tests compare against its --json output)"
+(cd "$ROOT" && cargo build -q -p pipetrack)
+PIPETRACK_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pipetrack
+[[ -x $PIPETRACK_BIN ]] || {
+    echo "tracker-r/test.sh: cargo build -p pipetrack did not produce $PIPETRACK_BIN" >&2
+    exit 1
+}
+export PIPETRACK_BIN
+echo "PIPETRACK_BIN=$PIPETRACK_BIN"
 
 # ---------------------------------------------------------------------------
 say "testthat (SQLite and PostgreSQL)"

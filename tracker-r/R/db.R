@@ -13,11 +13,20 @@
 #'   `NA`).
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv("PIPETRACK_DATABASE_URL", unset = NA)
 #' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
 #' }
 #' track_db_check()
 #' track_db_migrate()
 #' track_db_check()$ok
+#' \dontshow{
+#' if (is.na(.pipetrack_env)) {
+#'   Sys.unsetenv("PIPETRACK_DATABASE_URL")
+#' } else {
+#'   Sys.setenv(PIPETRACK_DATABASE_URL = .pipetrack_env)
+#' }
+#' rm(.pipetrack_env)
+#' }
 #' @export
 track_db_check <- function() {
   result <- db_check_rs()

@@ -20,7 +20,8 @@ get_script_name <- function(path = FALSE) {
   if (is.na(found) || path) found else basename(found)
 }
 
-.script_path <- function() {
+# `args`: R's command line (a parameter for the tests).
+.script_path <- function(args = commandArgs(trailingOnly = FALSE)) {
   # source() / sys.source(), innermost first.
   for (i in rev(seq_len(sys.nframe()))) {
     fn <- sys.function(i)
@@ -40,7 +41,6 @@ get_script_name <- function(path = FALSE) {
     }
   }
   # Rscript file.R (--file=file.R) and R -f file.R.
-  args <- commandArgs(trailingOnly = FALSE)
   file <- sub("^--file=", "", grep("^--file=", args, value = TRUE))
   if (length(file) == 0L) {
     f <- which(args == "-f")
@@ -113,10 +113,14 @@ get_git_commit <- function(dir = NULL) {
 #'
 #' @return A JSON string.
 #' @examples
-#' Sys.setenv(MONITOR_DB_PASSWORD = "hunter2")
+#' Sys.setenv(
+#'   PIPETRACK_EXAMPLE_PASSWORD = "hunter2",
+#'   PIPETRACK_EXAMPLE_URL = "postgres://writer:s3cret@db.internal:5432/pipeline"
+#' )
 #' env <- jsonlite::fromJSON(get_env_json())
-#' env$MONITOR_DB_PASSWORD
-#' Sys.unsetenv("MONITOR_DB_PASSWORD")
+#' env$PIPETRACK_EXAMPLE_PASSWORD # not "hunter2"
+#' env$PIPETRACK_EXAMPLE_URL # the password masked
+#' Sys.unsetenv(c("PIPETRACK_EXAMPLE_PASSWORD", "PIPETRACK_EXAMPLE_URL"))
 #' @export
 get_env_json <- function() {
   env_json_rs()

@@ -88,13 +88,59 @@
 #' @family queries
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' .pipetrack_env <- Sys.getenv(
+#'   c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR", "PIPETRACK_CACHE_TTL_SECS"),
+#'   unset = NA
+#' )
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool"),
+#'   PIPETRACK_CACHE_TTL_SECS = "0"
+#' )
 #' invisible(track_db_migrate())
 #' }
-#' get_current_status()
+#' # Run two tiny tracked scripts with Rscript, as a scheduler would.
+#' rscript <- function(file) {
+#'   lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+#'   status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file),
+#'     stdout = FALSE, stderr = FALSE,
+#'     env = c("PIPETRACK_RUN_ID=", paste0("R_LIBS=", shQuote(lib)))
+#'   )
+#'   invisible(status)
+#' }
+#' dir <- tempfile("scripts")
+#' dir.create(dir)
+#' daily <- file.path(dir, "DAILY_01_BDC_Locations.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "track_init(total_tasks = 2)",
+#'   "genter('Download locations'); gexit()",
+#'   "genter('Load locations'); gmessage('12 files'); gexit()"
+#' ), daily)
+#' failing <- file.path(dir, "ANNUAL_DEC_02_Merge.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "merge_states <- function() stop('merge key missing')",
+#'   "genter('Merge')",
+#'   "merge_states()"
+#' ), failing)
+#' rscript(daily)
+#' rscript(failing)
+#' status <- get_current_status()
+#' status[, c("script_name", "state", "run_count", "tasks_done", "error_message")]
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 get_current_status <- function() {
-  rows <- .query(current_status_rs(), sys.call())
+  .status_frame(.query(current_status_rs(), sys.call()))
+}
+
+# monitor-queries' current_status answer (parsed JSON) as a data frame.
+.status_frame <- function(rows) {
   records <- lapply(rows, function(r) {
     latest <- r$latest
     latest$script_name <- r$script_name
@@ -133,11 +179,54 @@ get_current_status <- function() {
 #' @family queries
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' .pipetrack_env <- Sys.getenv(
+#'   c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR", "PIPETRACK_CACHE_TTL_SECS"),
+#'   unset = NA
+#' )
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool"),
+#'   PIPETRACK_CACHE_TTL_SECS = "0"
+#' )
 #' invisible(track_db_migrate())
 #' }
-#' get_script_history("DAILY_01_BDC_Locations.R", limit = 10)
-#' get_script_history(status = "failed", from = Sys.Date() - 7)
+#' # Run two tiny tracked scripts with Rscript, as a scheduler would.
+#' rscript <- function(file) {
+#'   lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+#'   status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file),
+#'     stdout = FALSE, stderr = FALSE,
+#'     env = c("PIPETRACK_RUN_ID=", paste0("R_LIBS=", shQuote(lib)))
+#'   )
+#'   invisible(status)
+#' }
+#' dir <- tempfile("scripts")
+#' dir.create(dir)
+#' daily <- file.path(dir, "DAILY_01_BDC_Locations.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "track_init(total_tasks = 2)",
+#'   "genter('Download locations'); gexit()",
+#'   "genter('Load locations'); gmessage('12 files'); gexit()"
+#' ), daily)
+#' failing <- file.path(dir, "ANNUAL_DEC_02_Merge.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "merge_states <- function() stop('merge key missing')",
+#'   "genter('Merge')",
+#'   "merge_states()"
+#' ), failing)
+#' rscript(daily)
+#' rscript(failing)
+#' rscript(daily)
+#' history <- get_script_history("DAILY_01_BDC_Locations.R", limit = 10)
+#' history[, c("script_name", "status", "started_at", "duration_ms")]
+#' get_script_history(status = "failed", from = Sys.Date() - 7)$error_message
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 get_script_history <- function(script_name = NULL, category = NULL, status = NULL,
                                from = NULL, to = NULL, search = NULL, sort = "started",
@@ -166,7 +255,11 @@ get_script_history <- function(script_name = NULL, category = NULL, status = NUL
     limit = as.integer(limit)
   )
   json <- jsonlite::toJSON(filter, auto_unbox = TRUE, null = "null")
-  page <- .query(history_rs(json, cursor), call)
+  .history_frame(.query(history_rs(json, cursor), call))
+}
+
+# monitor-queries' history page (parsed JSON) as a data frame.
+.history_frame <- function(page) {
   out <- .frame(page$items, .summary_columns)
   attr(out, "next_cursor") <- page$next_cursor
   out
@@ -199,11 +292,49 @@ get_script_history <- function(script_name = NULL, category = NULL, status = NUL
 #' @family queries
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' .pipetrack_env <- Sys.getenv(
+#'   c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR", "PIPETRACK_CACHE_TTL_SECS"),
+#'   unset = NA
+#' )
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool"),
+#'   PIPETRACK_CACHE_TTL_SECS = "0"
+#' )
 #' invisible(track_db_migrate())
 #' }
-#' running <- get_running_scripts()
+#' # A tracked script that runs until it is told to stop.
+#' dir <- tempfile("scripts")
+#' dir.create(dir)
+#' long <- file.path(dir, "PERIODIC_09_Long.R")
+#' stop_file <- file.path(dir, "stop")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "track_init(total_tasks = 2)",
+#'   "genter('Wait for the release')",
+#'   "track_progress(1, 4)",
+#'   sprintf("while (!file.exists('%s')) Sys.sleep(0.1)", stop_file),
+#'   "gexit()"
+#' ), long)
+#' lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+#' system2(file.path(R.home("bin"), "Rscript"), shQuote(long), wait = FALSE,
+#'   stdout = FALSE, stderr = FALSE,
+#'   env = c("PIPETRACK_RUN_ID=", paste0("R_LIBS=", shQuote(lib)))
+#' )
+#' for (i in 1:100) {
+#'   running <- get_running_scripts()
+#'   if (nrow(running) > 0 && nrow(running$tasks[[1]]) > 0) break
+#'   Sys.sleep(0.1)
+#' }
 #' running[, c("script_name", "current_task", "progress_percent", "eta")]
+#' running$tasks[[1]][, c("name", "status", "progress_done", "progress_total")]
+#' file.create(stop_file)
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 get_running_scripts <- function() {
   rows <- .query(running_rs(), sys.call())
@@ -224,10 +355,52 @@ get_running_scripts <- function() {
 #' @family queries
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' .pipetrack_env <- Sys.getenv(
+#'   c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR", "PIPETRACK_CACHE_TTL_SECS"),
+#'   unset = NA
+#' )
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool"),
+#'   PIPETRACK_CACHE_TTL_SECS = "0"
+#' )
 #' invisible(track_db_migrate())
 #' }
-#' get_failed_scripts(hours = 48)
+#' # Run two tiny tracked scripts with Rscript, as a scheduler would.
+#' rscript <- function(file) {
+#'   lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+#'   status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file),
+#'     stdout = FALSE, stderr = FALSE,
+#'     env = c("PIPETRACK_RUN_ID=", paste0("R_LIBS=", shQuote(lib)))
+#'   )
+#'   invisible(status)
+#' }
+#' dir <- tempfile("scripts")
+#' dir.create(dir)
+#' daily <- file.path(dir, "DAILY_01_BDC_Locations.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "track_init(total_tasks = 2)",
+#'   "genter('Download locations'); gexit()",
+#'   "genter('Load locations'); gmessage('12 files'); gexit()"
+#' ), daily)
+#' failing <- file.path(dir, "ANNUAL_DEC_02_Merge.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "merge_states <- function() stop('merge key missing')",
+#'   "genter('Merge')",
+#'   "merge_states()"
+#' ), failing)
+#' rscript(daily)
+#' rscript(failing)
+#' failed <- get_failed_scripts(hours = 48)
+#' failed[, c("script_name", "error_class", "error_message")]
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 get_failed_scripts <- function(hours = 24, limit = 100) {
   call <- sys.call()
@@ -253,14 +426,62 @@ get_failed_scripts <- function(hours = 24, limit = 100) {
 #'   the run, including `error_message`, `error_class`, `error_traceback`,
 #'   `host`, `pid`, `git_commit`, `language_version`, the redacted `env`
 #'   ...), `state`, `elapsed_ms`, `eta` and `messages` (its progress
-#'   messages, oldest first). `NULL` when the script has no run.
+#'   messages, oldest first). For a script without runs: a data frame with
+#'   the same columns and no rows, attributes `run`, `state`, `elapsed_ms`
+#'   and `eta` `NULL` (so `nrow(x) == 0` tells "never ran").
 #' @family queries
 #' @examples
 #' \dontshow{
-#' Sys.setenv(PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")))
+#' .pipetrack_env <- Sys.getenv(
+#'   c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR", "PIPETRACK_CACHE_TTL_SECS"),
+#'   unset = NA
+#' )
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool"),
+#'   PIPETRACK_CACHE_TTL_SECS = "0"
+#' )
 #' invisible(track_db_migrate())
 #' }
-#' get_script_progress("ANNUAL_DEC_01_Form477.R")
+#' # Run two tiny tracked scripts with Rscript, as a scheduler would.
+#' rscript <- function(file) {
+#'   lib <- paste(.libPaths(), collapse = .Platform$path.sep)
+#'   status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(file),
+#'     stdout = FALSE, stderr = FALSE,
+#'     env = c("PIPETRACK_RUN_ID=", paste0("R_LIBS=", shQuote(lib)))
+#'   )
+#'   invisible(status)
+#' }
+#' dir <- tempfile("scripts")
+#' dir.create(dir)
+#' daily <- file.path(dir, "DAILY_01_BDC_Locations.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "track_init(total_tasks = 2)",
+#'   "genter('Download locations'); gexit()",
+#'   "genter('Load locations'); gmessage('12 files'); gexit()"
+#' ), daily)
+#' failing <- file.path(dir, "ANNUAL_DEC_02_Merge.R")
+#' writeLines(c(
+#'   "library(pipetrack)",
+#'   "merge_states <- function() stop('merge key missing')",
+#'   "genter('Merge')",
+#'   "merge_states()"
+#' ), failing)
+#' rscript(daily)
+#' rscript(failing)
+#' tasks <- get_script_progress("DAILY_01_BDC_Locations.R")
+#' tasks[, c("name", "status", "message")]
+#' attr(tasks, "run")$status
+#' cat(attr(get_script_progress("ANNUAL_DEC_02_Merge.R"), "run")$error_traceback, "\n")
+#' # A script without runs: no rows, the same columns.
+#' nrow(get_script_progress("NEVER_RAN.R"))
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 get_script_progress <- function(script_name = NULL, run_id = NULL) {
   call <- sys.call()
@@ -272,7 +493,9 @@ get_script_progress <- function(script_name = NULL, run_id = NULL) {
     }
     latest <- get_script_history(script_name = script_name, limit = 1)
     if (nrow(latest) == 0L) {
-      return(NULL)
+      out <- .frame(list(), .task_columns)
+      attr(out, "messages") <- .frame(list(), .message_columns)
+      return(out)
     }
     run_id <- latest$run_id[[1L]]
   }

@@ -77,7 +77,7 @@ pipetrack_warning <- function(message, call = NULL) {
 }
 
 .interpolate <- function(text, env, what, call) {
-  tryCatch(
+  out <- tryCatch(
     as.character(glue::glue(text, .envir = env)),
     error = function(e) {
       stop(pipetrack_error(
@@ -90,6 +90,26 @@ pipetrack_warning <- function(message, call = NULL) {
       ))
     }
   )
+  # glue() gives one string per element of the vectors it interpolates.
+  if (length(out) != 1L || is.na(out)) {
+    arg <- if (what == "genter") "name" else "message"
+    got <- if (length(out) == 0L) {
+      "no string (a value it interpolates has length 0)"
+    } else if (length(out) == 1L) {
+      "NA"
+    } else {
+      sprintf("%d strings (glue gives one string per element of a vector it interpolates)", length(out))
+    }
+    stop(pipetrack_error(
+      "invalid_argument",
+      sprintf(
+        "`%s` must interpolate to a single string, but %s gives %s. Interpolate one element (\"{x[[i]]}\") or collapse the vector: \"{paste(x, collapse = \", \")}\"",
+        arg, encodeString(text, quote = "\""), got
+      ),
+      call
+    ))
+  }
+  out
 }
 
 # Argument checks: each says what was given and what is expected.

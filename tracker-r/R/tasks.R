@@ -42,6 +42,7 @@
 #' @seealso [track_init()], [with_tracking()], [track_status()].
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -61,6 +62,12 @@
 #' genter("Write output")
 #' gexit()
 #' track_finish()
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 genter <- function(name) {
   if (!.state$started) .auto_init()

@@ -9,6 +9,7 @@
 .state$run_id <- NULL
 .state$last_error <- NULL
 .state$error_handler <- FALSE
+.state$restore_run_id <- NULL # PIPETRACK_RUN_ID before track_init() set it (NA: unset)
 
 #' Start tracking a run
 #'
@@ -22,7 +23,11 @@
 #' When the process was started by `pipetrack run` (or is a `PSOCK` worker
 #' of a tracked script), it joins that run instead of starting a new one: the
 #' run id is inherited through the `PIPETRACK_RUN_ID` environment variable,
-#' which `track_init()` sets for the processes this script starts.
+#' which `track_init()` sets for the processes this script starts while its
+#' run is open. [track_finish()] and [track_error()] restore the variable (a
+#' run that was joined keeps it): R processes started after the run finished
+#' begin runs of their own. A child that must not join even while the run is
+#' open calls `track_init(new_run = TRUE)`.
 #'
 #' Under `Rscript`, `track_init()` also makes an uncaught error mark the run
 #' failed (with the condition message, class and traceback) before R exits
@@ -47,6 +52,7 @@
 #' @seealso [genter()], [track_finish()], [with_tracking()].
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -59,6 +65,12 @@
 #' genter("Load codes")
 #' gexit()
 #' track_finish()
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 track_init <- function(script_name = NULL, total_tasks = NULL, category = NULL,
                        script_path = NULL, log_path = NULL, join_run = NULL,
@@ -90,9 +102,14 @@ track_init <- function(script_name = NULL, total_tasks = NULL, category = NULL,
   .state$started <- TRUE
   .state$open <- !is.null(run_id)
   .state$run_id <- run_id
-  if (!is.null(run_id)) {
-    # Processes started from here on (PSOCK workers, system("Rscript ...")) join this run.
+  .state$restore_run_id <- NULL
+  previous <- Sys.getenv("PIPETRACK_RUN_ID", unset = NA)
+  if (!is.null(run_id) && !identical(previous, run_id)) {
+    # Processes started from here on (PSOCK workers, system("Rscript ...")) join
+    # this run, until it is finished (see .run_closed()). A joined run's id
+    # was inherited and stays.
     Sys.setenv(PIPETRACK_RUN_ID = run_id)
+    .state$restore_run_id <- previous
   }
   if (handle_errors) .install_error_handler()
   invisible(run_id)
@@ -121,6 +138,7 @@ track_init <- function(script_name = NULL, total_tasks = NULL, category = NULL,
 #' @return `NULL`, invisibly.
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -131,6 +149,12 @@ track_init <- function(script_name = NULL, total_tasks = NULL, category = NULL,
 #' track_status(message = "Waiting for the FCC API", total_tasks = 5)
 #' track_status(done = 10, total = 50)
 #' track_finish()
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 track_status <- function(message = NULL, current_task = NULL, done = NULL,
                          total = NULL, total_tasks = NULL) {
@@ -164,13 +188,26 @@ track_status <- function(message = NULL, current_task = NULL, done = NULL,
 #' an `mclapply()` worker), only the tasks of this process are closed: the run
 #' belongs to the process that started it.
 #'
+#' Call `track_error()` from a [withCallingHandlers()] handler: it runs
+#' where the error happened, so the traceback recorded holds every call that
+#' led to it. A [tryCatch()] handler runs after R has left those calls: the
+#' traceback then holds the error's call and the calls outside `tryCatch()`
+#' only, with a line saying so (an error that reached R's top level under
+#' `Rscript` keeps its full traceback, captured when it was raised).
+#'
+#' Finishing the run this process started also restores
+#' `PIPETRACK_RUN_ID` to what it was before [track_init()] (usually unset),
+#' so R processes started afterwards begin runs of their own.
+#'
 #' @param error A condition (its message, class and call are recorded) or a
 #'   message string.
-#' @param traceback Traceback text; by default the calls on the stack when
-#'   `track_error()` is called, most recent first.
+#' @param traceback Traceback text; by default the calls that led to the
+#'   error (for a condition) or to the `track_error()` call (for a string),
+#'   most recent first.
 #' @return `NULL`, invisibly.
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -178,20 +215,29 @@ track_status <- function(message = NULL, current_task = NULL, done = NULL,
 #' invisible(track_db_migrate())
 #' }
 #' track_init("STATIC_02_Technology_Codes.R")
+#' download_codes <- function() stop("the FCC server answered 503")
+#' # The handler of withCallingHandlers() runs where the error happened: the
+#' # traceback recorded includes download_codes(). tryCatch() then recovers.
 #' result <- tryCatch(
-#'   {
-#'     genter("Download codes")
-#'     stop("the FCC server answered 503")
-#'   },
-#'   error = function(e) {
-#'     track_error(e)
-#'     NULL
-#'   }
+#'   withCallingHandlers(
+#'     {
+#'       genter("Download codes")
+#'       download_codes()
+#'     },
+#'     error = function(e) track_error(e)
+#'   ),
+#'   error = function(e) NULL
 #' )
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 track_finish <- function() {
   result <- .unwrap(track_finish_rs(), sys.call())
-  .state$open <- FALSE
+  .run_closed()
   invisible(result)
 }
 
@@ -203,7 +249,7 @@ track_error <- function(error, traceback = NULL) {
   if (inherits(error, "condition")) {
     message <- conditionMessage(error)
     class <- class(error)[[1L]]
-    if (is.null(traceback)) traceback <- .format_traceback(sys.calls(), conditionCall(error), drop_last = 1L)
+    if (is.null(traceback)) traceback <- .condition_traceback(error, sys.calls())
   } else {
     .check_string(error, "error", call)
     message <- error
@@ -212,8 +258,67 @@ track_error <- function(error, traceback = NULL) {
   }
   if (!nzchar(message)) message <- "(an error without a message)"
   result <- .unwrap(track_error_rs(message, class, traceback), call)
-  .state$open <- FALSE
+  .run_closed()
   invisible(result)
+}
+
+# The traceback of a condition handed to track_error() (whose frame is the
+# last of `calls`).
+.condition_traceback <- function(error, calls) {
+  # An error that reached the global calling handler: its stack was captured there.
+  last <- .state$last_error
+  if (!is.null(last) && !is.null(last$traceback) && identical(last$condition, error)) {
+    return(last$traceback)
+  }
+  calls <- calls[-length(calls)]
+  # In a calling handler (withCallingHandlers()) the frames that led to the
+  # error are still on the stack, below R's signalling functions.
+  signalling <- which(vapply(calls, .call_name, character(1L)) %in% .signal_functions)
+  if (length(signalling) > 0L) {
+    return(.format_traceback(calls[seq_len(max(signalling))], conditionCall(error)))
+  }
+  # In an exiting handler (tryCatch()) they are gone: what is left is the
+  # stack outside the tryCatch() that caught the error.
+  names <- vapply(calls, .call_name, character(1L))
+  catching <- which(names == "tryCatch")
+  outside <- if (length(catching) > 0L) calls[seq_len(max(catching) - 1L)] else list()
+  text <- .format_traceback(outside, conditionCall(error))
+  note <- paste(
+    "(the calls between tryCatch() and the error are not known here: track_error() was called",
+    "after R left them; call it from a withCallingHandlers() handler to record them)"
+  )
+  lines <- strsplit(text, "\n", fixed = TRUE)[[1L]]
+  if (!is.null(conditionCall(error))) {
+    paste(c(lines[[1L]], note, lines[-1L]), collapse = "\n")
+  } else {
+    paste(c(note, lines), collapse = "\n")
+  }
+}
+
+# R's functions between the call that raised a condition and its calling handlers.
+.signal_functions <- c(
+  "stop", "warning", "signalCondition", ".handleSimpleError", ".signalSimpleWarning",
+  "abort", "signal_abort", "cnd_signal"
+)
+
+.call_name <- function(cl) {
+  fn <- if (is.call(cl)) cl[[1L]] else NULL
+  if (is.call(fn) && (identical(fn[[1L]], as.name("::")) || identical(fn[[1L]], as.name(":::")))) {
+    fn <- fn[[3L]]
+  }
+  if (is.name(fn)) as.character(fn) else ""
+}
+
+# The run this process opened is closed: later tracking calls need a new run,
+# and processes started from here on no longer join it.
+.run_closed <- function() {
+  .state$open <- FALSE
+  restore <- .state$restore_run_id
+  if (!is.null(restore) && identical(Sys.getenv("PIPETRACK_RUN_ID"), .state$run_id)) {
+    if (is.na(restore)) Sys.unsetenv("PIPETRACK_RUN_ID") else Sys.setenv(PIPETRACK_RUN_ID = restore)
+  }
+  .state$restore_run_id <- NULL
+  invisible(NULL)
 }
 
 #' Track a block of code as a run
@@ -223,12 +328,18 @@ track_error <- function(error, traceback = NULL) {
 #' class, call and traceback) and re-raises it, and finishes the run as
 #' completed when `expr` succeeds.
 #'
+#' When a run is already open (started by [track_init()] or the first
+#' [genter()]), `total_tasks` is applied to it with [track_status()]; the
+#' other arguments of `...` describe how a run starts, so they are ignored
+#' with a warning (class `pipetrack_warning`): give them to `track_init()`.
+#'
 #' @param expr The script body.
 #' @param ... Passed to [track_init()] when a run is started.
 #' @param finish `FALSE` to leave the run open after `expr` succeeds.
 #' @return The value of `expr`.
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -241,10 +352,21 @@ track_error <- function(error, traceback = NULL) {
 #'   gexit()
 #'   s
 #' })
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 with_tracking <- function(expr, ..., finish = TRUE) {
-  .check_flag(finish, "finish", sys.call())
-  if (!.state$open) track_init(...)
+  call <- sys.call()
+  .check_flag(finish, "finish", call)
+  if (!.state$open) {
+    track_init(...)
+  } else if (...length() > 0L) {
+    .apply_to_open_run(list(...), call)
+  }
   frame <- sys.nframe()
   value <- withCallingHandlers(expr, error = function(e) {
     traceback <- .format_traceback(sys.calls(), conditionCall(e), drop_first = frame)
@@ -254,13 +376,36 @@ with_tracking <- function(expr, ..., finish = TRUE) {
   value
 }
 
+# with_tracking(...) inside an open run: what can be applied is, the rest is
+# ignored with a warning.
+.apply_to_open_run <- function(args, call) {
+  given <- names(args)
+  if (is.null(given) || any(!nzchar(given))) {
+    stop(pipetrack_error(
+      "invalid_argument",
+      "the arguments of with_tracking() other than `expr` must be named (they are passed to track_init())",
+      call
+    ))
+  }
+  if ("total_tasks" %in% given) track_status(total_tasks = args$total_tasks)
+  ignored <- setdiff(given, "total_tasks")
+  if (length(ignored) > 0L) {
+    warning(pipetrack_warning(sprintf(
+      "with_tracking(): a run is already open (started by track_init() or the first genter()), so %s %s ignored; give %s to that track_init() call instead",
+      paste0("`", ignored, "`", collapse = ", "), if (length(ignored) == 1L) "is" else "are",
+      if (length(ignored) == 1L) "it" else "them"
+    ), call))
+  }
+  invisible(NULL)
+}
+
 # Records an error condition unless the run is already closed (an error
 # recorded by an inner with_tracking(), or by track_error()).
 .record_error <- function(e, traceback) {
   if (!.state$open) {
     return(invisible(NULL))
   }
-  .state$open <- FALSE
+  .run_closed()
   message <- conditionMessage(e)
   if (!nzchar(message)) message <- "(an error without a message)"
   result <- track_error_rs(message, class(e)[[1L]], traceback)
@@ -283,7 +428,7 @@ with_tracking <- function(expr, ..., finish = TRUE) {
   first <- drop_first + 1L
   last <- n - drop_last
   while (first <= last && name_of(calls[[first]]) %in% c("withCallingHandlers", "force")) first <- first + 1L
-  while (last >= first && name_of(calls[[last]]) %in% c(".handleSimpleError", "h", "stop", "signalCondition")) {
+  while (last >= first && name_of(calls[[last]]) %in% c(.signal_functions, "h")) {
     last <- last - 1L
   }
   keep <- if (first <= last) seq.int(first, last) else integer()
@@ -316,6 +461,7 @@ with_tracking <- function(expr, ..., finish = TRUE) {
 #'   (events of this process waiting in the spool), `timed_out`.
 #' @examples
 #' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
 #' Sys.setenv(
 #'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
 #'   PIPETRACK_SPOOL_DIR = tempfile("spool")
@@ -327,6 +473,12 @@ with_tracking <- function(expr, ..., finish = TRUE) {
 #' gexit()
 #' str(track_flush())
 #' track_finish()
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 track_flush <- function(timeout = 5) {
   call <- sys.call()
@@ -338,8 +490,33 @@ track_flush <- function(timeout = 5) {
 
 #' The id of the current run
 #'
+#' The id under which this process reports: the run it started, or the run it
+#' joined (`pipetrack run`, a `PSOCK` worker). It stays available after the
+#' run is finished. Use it to look the run up with
+#' `get_script_progress(run_id =)` or to tie your own logs to it.
+#'
 #' @return The run id of this process's run (a string), or `NULL` before the
 #'   first tracking call.
+#' @examples
+#' \dontshow{
+#' .pipetrack_env <- Sys.getenv(c("PIPETRACK_DATABASE_URL", "PIPETRACK_SPOOL_DIR"), unset = NA)
+#' Sys.setenv(
+#'   PIPETRACK_DATABASE_URL = paste0("sqlite:///", tempfile(fileext = ".db")),
+#'   PIPETRACK_SPOOL_DIR = tempfile("spool")
+#' )
+#' invisible(track_db_migrate())
+#' }
+#' track_init("PERIODIC_04_Run_Id.R")
+#' id <- track_run_id()
+#' message("this run is ", id)
+#' track_finish()
+#' identical(track_run_id(), id)
+#' \dontshow{
+#' .set <- !is.na(.pipetrack_env)
+#' if (any(.set)) do.call(Sys.setenv, as.list(.pipetrack_env[.set]))
+#' Sys.unsetenv(names(.pipetrack_env)[!.set])
+#' rm(.pipetrack_env, .set)
+#' }
 #' @export
 track_run_id <- function() {
   current_run_id_rs()

@@ -63,3 +63,36 @@ test_that("get_git_commit() reads HEAD of the script's repository, NA outside on
   expect_identical(get_git_commit(repo), head)
   expect_identical(get_git_commit(withr::local_tempdir()), NA_character_)
 })
+
+test_that("get_script_name() in RStudio is the file of the active editor", {
+  skip_if_not_installed("rstudioapi")
+  # rstudioapi only answers inside RStudio: its two functions are replaced for
+  # this test, in its namespace, and restored after.
+  file <- file.path(withr::local_tempdir(), "DAILY_06_Editor.R")
+  ns <- asNamespace("rstudioapi")
+  mock <- function(name, value) {
+    old <- get(name, envir = ns)
+    unlockBinding(name, ns)
+    assign(name, value, envir = ns)
+    withr::defer(
+      {
+        unlockBinding(name, ns)
+        assign(name, old, envir = ns)
+        lockBinding(name, ns)
+      },
+      envir = parent.frame()
+    )
+  }
+  mock("isAvailable", function(...) TRUE)
+  mock("getSourceEditorContext", function(...) list(path = file))
+  withr::local_envvar(RSTUDIO = "1")
+  # Not run as Rscript file.R / R -f file.R (R CMD check runs the tests with -f).
+  expect_identical(pipetrack:::.script_path(args = c("R", "--no-echo")), normalizePath(file, mustWork = FALSE))
+  # Outside RStudio the editor is not asked.
+  withr::local_envvar(RSTUDIO = NA)
+  expect_identical(pipetrack:::.script_path(args = c("R", "--no-echo")), NA_character_)
+  # An editor without a saved file: NA.
+  withr::local_envvar(RSTUDIO = "1")
+  mock("getSourceEditorContext", function(...) list(path = ""))
+  expect_identical(pipetrack:::.script_path(args = c("R", "--no-echo")), NA_character_)
+})

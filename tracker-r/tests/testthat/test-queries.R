@@ -114,7 +114,68 @@ test_each_store("a running script shows in get_running_scripts() with its tasks 
   expect_identical(as.character(with_store(store, get_current_status())$status), "completed")
 })
 
-test_that("get_script_progress() of a script without runs is NULL", {
-  store <- local_store("sqlite")
-  expect_null(with_store(store, get_script_progress("NEVER_RAN.R")))
+test_each_store("get_script_progress() of a script without runs has no rows and the columns of a run's tasks", function(store) {
+  make_runs(store)
+  never <- with_store(store, get_script_progress("NEVER_RAN.R"))
+  ran <- with_store(store, get_script_progress("DAILY_01_BDC_Locations.R"))
+  expect_s3_class(never, "data.frame")
+  expect_identical(nrow(never), 0L)
+  expect_identical(nrow(ran), 1L)
+  # The same columns of the same types: code written for a run works unchanged.
+  expect_identical(lapply(never, class), lapply(ran, class))
+  expect_identical(levels(never$status), levels(ran$status))
+  expect_null(attr(never, "run"))
+  expect_null(attr(never, "state"))
+  expect_identical(names(attr(never, "messages")), names(attr(ran, "messages")))
+  expect_identical(nrow(attr(never, "messages")), 0L)
+})
+
+# The pipetrack CLI (target/debug/pipetrack, built by test.sh; PIPETRACK_BIN).
+pipetrack_bin <- function() {
+  bin <- Sys.getenv("PIPETRACK_BIN")
+  if (!nzchar(bin)) {
+    skip("PIPETRACK_BIN is not set (tracker-r/test.sh builds the pipetrack CLI and sets it)")
+  }
+  if (!file.exists(bin)) stop("PIPETRACK_BIN=", bin, " does not exist: run `cargo build -p pipetrack`")
+  bin
+}
+
+cli_json <- function(store, args) {
+  out <- withr::with_envvar(
+    c(PIPETRACK_DATABASE_URL = store$url, NO_COLOR = "1"),
+    system2(pipetrack_bin(), args, stdout = TRUE, stderr = TRUE)
+  )
+  status <- attr(out, "status")
+  if (!is.null(status) && status != 0L) stop("pipetrack ", paste(args, collapse = " "), " failed:\n", paste(out, collapse = "\n"))
+  jsonlite::fromJSON(paste(out, collapse = "\n"), simplifyVector = FALSE)
+}
+
+test_each_store("get_current_status() and get_script_history() give what `pipetrack status/history --json` give", function(store) {
+  bin <- pipetrack_bin()
+  make_runs(store)
+  status <- with_store(store, get_current_status())
+  cli_status <- cli_json(store, c("status", "--json"))
+  # The raw answer: same scripts, runs, statuses and counts, in the same order.
+  expect_identical(status$script_name, vapply(cli_status, function(r) r$script_name, ""))
+  expect_identical(status$run_id, vapply(cli_status, function(r) r$latest$run_id, ""))
+  expect_identical(as.character(status$status), vapply(cli_status, function(r) r$latest$status, ""))
+  expect_identical(status$run_count, vapply(cli_status, function(r) as.integer(r$run_count), 1L))
+  or_na <- function(x) if (is.null(x)) NA_character_ else x
+  expect_identical(status$error_message, vapply(cli_status, function(r) or_na(r$latest$error_message), ""))
+  # And every column, converted the same way.
+  expect_identical(status, pipetrack:::.status_frame(cli_status))
+
+  history <- with_store(store, get_script_history(limit = 2))
+  cli_history <- cli_json(store, c("history", "--json", "--limit", "2"))
+  expect_identical(history$run_id, vapply(cli_history$items, function(r) r$run_id, ""))
+  expect_identical(attr(history, "next_cursor"), cli_history$next_cursor)
+  expect_identical(history, pipetrack:::.history_frame(cli_history))
+  page2 <- with_store(store, get_script_history(limit = 2, cursor = attr(history, "next_cursor")))
+  cli_page2 <- cli_json(store, c("history", "--json", "--limit", "2", "--cursor", cli_history$next_cursor))
+  expect_identical(page2, pipetrack:::.history_frame(cli_page2))
+
+  failed <- with_store(store, get_script_history(script_name = "ANNUAL_DEC_02_Merge.R"))
+  cli_failed <- cli_json(store, c("history", "--json", "--script", "ANNUAL_DEC_02_Merge.R"))
+  expect_identical(failed, pipetrack:::.history_frame(cli_failed))
+  expect_identical(failed$error_message, "merge key missing")
 })

@@ -136,6 +136,12 @@ fn scalar_number(value: &Robj) -> Option<f64> {
     value.as_real().or_else(|| value.as_integer().map(f64::from)).filter(|v| v.is_finite())
 }
 
+/// A whole-number scalar (see [`scalar_number`]): `2.5` is not one.
+#[inline]
+fn scalar_whole(value: &Robj) -> Option<f64> {
+    scalar_number(value).filter(|v| v.fract() == 0.0)
+}
+
 /// An optional character argument (`NULL` or `NA`: not given).
 fn opt_str(value: &Robj) -> Option<String> {
     scalar_str(value).map(str::to_owned)
@@ -209,7 +215,9 @@ fn gmessage_literal_rs(message: &str) -> Robj {
 /// `track_progress(done, total)`.
 #[extendr]
 fn progress_rs(done: Robj, total: Robj) -> Robj {
-    match (scalar_number(&done), scalar_number(&total)) {
+    // Only whole numbers: 2.5 of 10 is an argument error (R's slow path says
+    // so), never silently truncated.
+    match (scalar_whole(&done), scalar_whole(&total)) {
         (Some(d), Some(t)) => hot(tracker_client::progress(d as i64, t as i64)),
         _ => hot_code("argument"),
     }
