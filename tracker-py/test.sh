@@ -33,7 +33,7 @@ as_root() {
 }
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-    echo "tracker-py/test.sh: $PYTHON not found; install Python 3.9 or newer (apt-get install python3)" >&2
+    echo "tracker-py/test.sh: $PYTHON not found; install Python 3.10 or newer (apt-get install python3)" >&2
     exit 1
 fi
 
@@ -59,8 +59,8 @@ export PIPETRACK_REQUIRE_POSTGRES=${PIPETRACK_REQUIRE_POSTGRES:-1}
 echo "PIPETRACK_TEST_PG_URL=$PIPETRACK_TEST_PG_URL PIPETRACK_REQUIRE_POSTGRES=$PIPETRACK_REQUIRE_POSTGRES"
 
 step "installing the test tools (maturin, pytest, mypy, pandas)"
-# mypy < 2: mypy 2 cannot check code for Python 3.9 (requires-python, and
-# python_version in pyproject.toml).
+# mypy < 2: the major version these checks were written for (pyproject.toml
+# sets python_version to the oldest Python supported, 3.10).
 "$PY" -m pip install --quiet --disable-pip-version-check maturin pytest "mypy>=1.8,<2" pandas
 
 step "pip install ./tracker-py (maturin release build)"
