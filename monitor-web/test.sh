@@ -81,16 +81,23 @@ trap cleanup EXIT
 "$PIPETRACK" demo --dir "$WORK" --seed-only --days 366
 DB_URL="sqlite://$WORK/pipetrack-demo.db"
 
+# Prints the URL a `pipetrack serve` (process $1, "$2" in messages) writes to
+# its log $3, within 20 s; fails when it exits or does not start.
+server_url() {
+    local pid=$1 label=$2 log=$3 url=""
+    for _ in $(seq 1 100); do
+        url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$log" | head -n 1 || true)
+        [[ -n $url ]] && { echo "$url"; return 0; }
+        kill -0 "$pid" 2>/dev/null || { echo "$label exited" >&2; return 1; }
+        sleep 0.2
+    done
+    echo "$label did not start within 20 s" >&2
+    return 1
+}
+
 "$PIPETRACK" --database-url "$DB_URL" serve --bind 127.0.0.1:0 --live-every 1 >"$WORK/serve.log" 2>&1 &
 SERVER=$!
-BASE_URL=""
-for _ in $(seq 1 100); do
-    BASE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve.log" | head -n 1 || true)
-    [[ -n $BASE_URL ]] && break
-    kill -0 "$SERVER" 2>/dev/null || { echo "pipetrack serve exited" >&2; exit 1; }
-    sleep 0.2
-done
-[[ -n $BASE_URL ]] || { echo "pipetrack serve did not start within 20 s" >&2; exit 1; }
+BASE_URL=$(server_url "$SERVER" "pipetrack serve" "$WORK/serve.log")
 echo "dashboard under test: $BASE_URL"
 
 # The same store behind a dashboard token: the sign-in page.
@@ -98,14 +105,7 @@ AUTH_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 PIPETRACK_DASHBOARD_TOKEN=$AUTH_TOKEN "$PIPETRACK" --database-url "$DB_URL" serve --bind 127.0.0.1:0 \
     >"$WORK/serve-auth.log" 2>&1 &
 AUTH_SERVER=$!
-AUTH_URL=""
-for _ in $(seq 1 100); do
-    AUTH_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve-auth.log" | head -n 1 || true)
-    [[ -n $AUTH_URL ]] && break
-    kill -0 "$AUTH_SERVER" 2>/dev/null || { echo "pipetrack serve (with a token) exited" >&2; exit 1; }
-    sleep 0.2
-done
-[[ -n $AUTH_URL ]] || { echo "pipetrack serve (with a token) did not start within 20 s" >&2; exit 1; }
+AUTH_URL=$(server_url "$AUTH_SERVER" "pipetrack serve (with a token)" "$WORK/serve-auth.log")
 
 # The live scripts run until their standard input (this fifo, held open on fd 3) closes.
 mkfifo "$WORK/live.in"

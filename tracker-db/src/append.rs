@@ -417,9 +417,8 @@ pub(crate) fn task_and_script_statements(
     match (&write.counted, DayCount::of(&write.row)) {
         (Some(before), Some(now)) if before.same_key(&now) => {
             if *before != now {
-                let mut delta = now.minus(before);
-                delta.completed_duration = now.completed_duration;
-                statements.push((sql::ADD_RUN_DAY.to_owned(), delta.values(1)));
+                // The difference keeps `now`'s duration as the extremes' candidate.
+                statements.push((sql::ADD_RUN_DAY.to_owned(), now.minus(before).values(1)));
                 if before.completed_duration.is_some() && before.completed_duration != now.completed_duration
                 {
                     statements.push((sql::RECOMPUTE_DAY_EXTREMES.to_owned(), before.recompute_values()));

@@ -63,28 +63,23 @@ pub struct TlsSettings {
 /// what is wrong with the root certificates.
 pub(crate) fn connector(settings: &TlsSettings) -> Result<Option<MakeRustlsConnect>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|err| format!("cannot set up TLS: {err}"))?;
-    let config = match settings.mode {
+    let verifier: Arc<dyn ServerCertVerifier> = match settings.mode {
         TlsMode::Off => return Ok(None),
-        TlsMode::Require => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoCertificateCheck { provider }))
-            .with_no_client_auth(),
+        TlsMode::Require => Arc::new(NoCertificateCheck { provider: provider.clone() }),
         TlsMode::VerifyCa | TlsMode::VerifyFull => {
             let roots = Arc::new(roots(settings.root_cert.as_deref())?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|err| format!("cannot set up certificate checks: {err}"))?;
-            let verifier: Arc<dyn ServerCertVerifier> = if settings.mode == TlsMode::VerifyCa {
-                Arc::new(AnyHostName { inner: webpki })
-            } else {
-                webpki
-            };
-            builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
+            if settings.mode == TlsMode::VerifyCa { Arc::new(AnyHostName { inner: webpki }) } else { webpki }
         }
     };
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| format!("cannot set up TLS: {err}"))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
     Ok(Some(MakeRustlsConnect::new(config)))
 }
 

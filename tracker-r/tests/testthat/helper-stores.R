@@ -114,3 +114,15 @@ expect_script_ok <- function(result) {
 latest_progress <- function(store, script = "ANNUAL_DEC_01_Test.R") {
   with_store(store, get_script_progress(script))
 }
+
+# A git repository with one commit, removed when the calling test ends:
+# list(dir = its path, head = the commit's hash).
+local_git_repo <- function(env = parent.frame()) {
+  repo <- withr::local_tempdir(.local_envir = env)
+  git <- function(...) system2("git", c("-C", shQuote(repo), ...), stdout = TRUE, stderr = TRUE)
+  git("init", "-q")
+  writeLines("x", file.path(repo, "a.txt"))
+  git("add", "a.txt")
+  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first")
+  list(dir = repo, head = git("rev-parse", "HEAD"))
+}

@@ -53,13 +53,9 @@ test_that("get_script_name() finds the script under Rscript, source(), sys.sourc
 
 test_that("get_git_commit() reads HEAD of the script's repository, NA outside one", {
   skip_if(!nzchar(Sys.which("git")), "git is not installed")
-  repo <- withr::local_tempdir()
-  git <- function(...) system2("git", c("-C", shQuote(repo), ...), stdout = TRUE, stderr = TRUE)
-  git("init", "-q")
-  writeLines("x", file.path(repo, "a.txt"))
-  git("add", "a.txt")
-  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first")
-  head <- git("rev-parse", "HEAD")
+  git <- local_git_repo()
+  repo <- git$dir
+  head <- git$head
   expect_identical(get_git_commit(repo), head)
   expect_identical(get_git_commit(withr::local_tempdir()), NA_character_)
 })

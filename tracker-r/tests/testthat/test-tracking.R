@@ -266,13 +266,9 @@ test_each_store("track_flush() waits until the events are in the store", functio
 
 test_each_store("the run records the script's git commit and a redacted environment", function(store) {
   skip_if(!nzchar(Sys.which("git")), "git is not installed")
-  repo <- withr::local_tempdir()
-  git <- function(...) system2("git", c("-C", shQuote(repo), ...), stdout = TRUE, stderr = TRUE)
-  git("init", "-q")
-  writeLines("x", file.path(repo, "a.txt"))
-  git("add", "a.txt")
-  git("-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-q", "-m", "first")
-  head <- git("rev-parse", "HEAD")
+  git <- local_git_repo()
+  repo <- git$dir
+  head <- git$head
   result <- run_script(c('genter("Load")', "gexit()"), store,
     name = "DAILY_08_Git.R", dir = repo,
     env = c(PIPETRACK_TEST_API_TOKEN = "tok-9f8e7d", PIPETRACK_TEST_VISIBLE = "plain-value")
