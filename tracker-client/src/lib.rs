@@ -176,6 +176,23 @@ pub fn flush(timeout: std::time::Duration) -> FlushReport {
     }
 }
 
+/// For a worker process that its pool ends with SIGTERM (Python's
+/// `multiprocessing.Pool.terminate()`, and so `with Pool(...)`): from now on a
+/// SIGTERM first stores what this process recorded, as [`shutdown`] with
+/// [`ExitReason::Unknown`] does (for at most `PIPETRACK_EXIT_FLUSH_MS`), then
+/// ends the process as the signal would have. The work runs on a thread of its
+/// own, whatever the process's other threads are doing.
+///
+/// Leaves SIGTERM alone when the program handles or ignores it already (returns
+/// false then); a handler the program installs later replaces this one. A
+/// forked child starts with the default action again. Returns whether the
+/// flush is armed.
+pub fn flush_on_sigterm() -> bool {
+    sys::flush_on_sigterm(|| {
+        shutdown(ExitReason::Unknown);
+    })
+}
+
 /// Process exit: finishes a run left open (completed for exit status 0, failed
 /// otherwise, cancelled for a signal), flushes for at most
 /// `PIPETRACK_EXIT_FLUSH_MS` and spools the rest. Bindings call this from their

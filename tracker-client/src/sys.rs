@@ -1,15 +1,17 @@
 //! The few operating-system calls the client needs that have no safe wrapper:
-//! fork detection (`pthread_atfork`), the exit hook (`atexit`), two `sysconf`
-//! values, `kill` and `getrusage` (for `pipetrack run`), and `clock_gettime`
-//! for event times. This is the crate's only `unsafe` code.
+//! fork detection (`pthread_atfork`), the exit hook (`atexit`), the flush
+//! before a SIGTERM ends the process (`sigaction`, a pipe and a thread), two
+//! `sysconf` values, `kill` and `getrusage` (for `pipetrack run`), and
+//! `clock_gettime` for event times. This is the crate's only `unsafe` code.
 //!
-//! Why it is sound: each call passes plain `extern "C"` functions with no
-//! arguments (or integer constants) to libc; the handlers only touch atomics,
-//! a thread-local and mutexes owned by this crate, never memory shared with C.
+//! Why it is sound: each call passes plain `extern "C"` functions (or integer
+//! constants, or buffers this code owns) to libc; the fork handlers only touch
+//! atomics, a thread-local and mutexes owned by this crate, never memory shared
+//! with C; the signal handler only makes async-signal-safe calls (`write`).
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use crate::tracker::State;
@@ -52,6 +54,7 @@ extern "C" fn parent() {
 extern "C" fn child() {
     FORK_GENERATION.fetch_add(1, Ordering::SeqCst);
     HELD.with(|held| held.borrow_mut().clear());
+    sigterm_forget_in_child();
 }
 
 /// Installs the fork handlers once per process.
@@ -78,6 +81,160 @@ pub(crate) fn fork_generation() -> u64 {
 pub(crate) fn at_exit(hook: extern "C" fn()) -> bool {
     // SAFETY: `hook` is a plain function pointer with static lifetime.
     unsafe { libc::atexit(hook) == 0 }
+}
+
+// The write end of the pipe the SIGTERM handler writes to (-1: not installed
+// in this process), and its read end, which the flush thread blocks on.
+static TERM_WRITE: AtomicI32 = AtomicI32::new(-1);
+static TERM_READ: AtomicI32 = AtomicI32::new(-1);
+static TERM_ONCE: Once = Once::new();
+
+/// The SIGTERM handler: wakes the flush thread, nothing else (async-signal-safe).
+extern "C" fn on_sigterm(_signal: libc::c_int) {
+    // SAFETY: errno is thread-local; saved and restored around `write`, which
+    // is async-signal-safe and writes one byte from a local buffer.
+    unsafe {
+        let errno = *errno_location();
+        let fd = TERM_WRITE.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let byte = 1u8;
+            libc::write(fd, (&raw const byte).cast(), 1);
+        }
+        *errno_location() = errno;
+    }
+}
+
+/// [`on_sigterm`] as sigaction stores it.
+fn on_sigterm_handler() -> libc::sighandler_t {
+    on_sigterm as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    // SAFETY: always valid for the calling thread.
+    unsafe { libc::__errno_location() }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    // SAFETY: always valid for the calling thread.
+    unsafe { libc::__error() }
+}
+
+/// The handler installed for `signal` now, as sigaction reports it.
+fn current_handler(signal: libc::c_int) -> Option<libc::sighandler_t> {
+    let mut old = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a null new action only queries; `old` is a buffer we own.
+    if unsafe { libc::sigaction(signal, std::ptr::null(), old.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialised by the successful call above (and zeroed before it).
+    Some(unsafe { old.assume_init() }.sa_sigaction)
+}
+
+fn set_handler(signal: libc::c_int, handler: libc::sighandler_t) -> bool {
+    let mut action = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+    // SAFETY: a zeroed sigaction is valid (empty mask, no flags); we set the
+    // handler and SA_RESTART, so system calls the signal interrupts resume.
+    unsafe {
+        let action = action.as_mut_ptr();
+        (*action).sa_sigaction = handler;
+        (*action).sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&raw mut (*action).sa_mask);
+        libc::sigaction(signal, action, std::ptr::null_mut()) == 0
+    }
+}
+
+/// Until the process ends: when a SIGTERM arrives, runs `flush` on a thread
+/// of its own, then lets the signal end the process as it would have.
+///
+/// For worker processes a pool ends with SIGTERM (Python's
+/// `multiprocessing.Pool.terminate()`). The handler only writes to a pipe; the
+/// thread does the work, so a SIGTERM is acted on whatever the process's
+/// threads are doing: blocked in a system call, holding locks, or not the
+/// thread the kernel delivered it to. (A handler in the script's language
+/// would run only when its main thread gets around to it, which a thread
+/// blocked on a semaphore never does.)
+///
+/// Leaves SIGTERM alone (returns false) when something already handles or
+/// ignores it. A forked child starts with the default action again. Does
+/// nothing after the first call. Returns whether the handler is installed.
+pub(crate) fn flush_on_sigterm(flush: fn()) -> bool {
+    TERM_ONCE.call_once(|| {
+        if current_handler(libc::SIGTERM) != Some(libc::SIG_DFL) {
+            return;
+        }
+        register_fork_handlers();
+        let mut fds = [-1; 2];
+        // SAFETY: pipe writes two descriptors into the array we own.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return;
+        }
+        let [read, write] = fds;
+        // SAFETY: fcntl on descriptors we own: not inherited by programs this
+        // process runs, and a full pipe never blocks the handler.
+        unsafe {
+            libc::fcntl(read, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(write, libc::F_SETFD, libc::FD_CLOEXEC);
+            libc::fcntl(write, libc::F_SETFL, libc::O_NONBLOCK);
+        }
+        let spawned = std::thread::Builder::new().name("pipetrack-sigterm".into()).spawn(move || {
+            let mut byte = 0u8;
+            loop {
+                // SAFETY: reads one byte into a local buffer from our descriptor.
+                let n = unsafe { libc::read(read, (&raw mut byte).cast(), 1) };
+                if n == 1 {
+                    break;
+                }
+                if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return; // closed: forgotten in a forked child
+            }
+            flush();
+            // Die by the signal, as without the handler (the parent sees -SIGTERM).
+            set_handler(libc::SIGTERM, libc::SIG_DFL);
+            // SAFETY: plain integers; SIGTERM unblocked in this thread, then raised at it.
+            unsafe {
+                let mut set = std::mem::zeroed::<libc::sigset_t>();
+                libc::sigemptyset(&raw mut set);
+                libc::sigaddset(&raw mut set, libc::SIGTERM);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &raw const set, std::ptr::null_mut());
+                libc::raise(libc::SIGTERM);
+            }
+        });
+        if spawned.is_err() {
+            // SAFETY: closing descriptors we own.
+            unsafe {
+                libc::close(read);
+                libc::close(write);
+            }
+            return;
+        }
+        TERM_READ.store(read, Ordering::SeqCst);
+        TERM_WRITE.store(write, Ordering::SeqCst);
+        if !set_handler(libc::SIGTERM, on_sigterm_handler()) {
+            TERM_WRITE.store(-1, Ordering::SeqCst);
+        }
+    });
+    TERM_WRITE.load(Ordering::SeqCst) >= 0
+}
+
+/// In a forked child (no flush thread there): the default SIGTERM action again,
+/// unless the program replaced the handler meanwhile. Only async-signal-safe calls.
+fn sigterm_forget_in_child() {
+    let write = TERM_WRITE.swap(-1, Ordering::SeqCst);
+    if write < 0 {
+        return;
+    }
+    if current_handler(libc::SIGTERM) == Some(on_sigterm_handler()) {
+        set_handler(libc::SIGTERM, libc::SIG_DFL);
+    }
+    // SAFETY: closing the inherited descriptors of the pipe.
+    unsafe {
+        libc::close(write);
+        libc::close(TERM_READ.swap(-1, Ordering::SeqCst));
+    }
 }
 
 /// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.

@@ -16,7 +16,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -262,6 +262,10 @@ pub(crate) struct Inner {
     generation: AtomicU64,
     is_child: AtomicBool,
     shut_down: AtomicBool,
+    /// Set when the first `shutdown` has flushed: a later caller on another
+    /// thread (the SIGTERM flush, while a worker's normal exit is flushing)
+    /// waits for it rather than let the process die mid-flush.
+    shutdown_finished: (Mutex<bool>, Condvar),
 }
 
 /// Locks a mutex, ignoring poisoning: tracking state stays usable after a
@@ -345,6 +349,7 @@ impl Tracker {
             generation: AtomicU64::new(sys::fork_generation()),
             is_child: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
+            shutdown_finished: (Mutex::new(false), Condvar::new()),
         });
         match writer::spawn(rx, Arc::downgrade(&inner), inner.shared.clone(), inner.config.clone()) {
             Ok(handle) => {
@@ -716,11 +721,25 @@ impl Tracker {
     /// Process exit: finishes a run still open here as `reason` says, flushes for
     /// at most the exit flush timeout (`PIPETRACK_EXIT_FLUSH_MS`), spools the
     /// rest and stops the writer. Later calls go straight to the spool.
+    /// A call while another thread's shutdown is flushing waits for it to
+    /// end (at most the exit flush timeout and a second).
     pub fn shutdown(&self, reason: ExitReason) -> FlushReport {
         self.check_fork();
+        let (finished, done) = &self.inner.shutdown_finished;
         if self.inner.shut_down.swap(true, Ordering::SeqCst) {
+            if !self.inner.is_child.load(Ordering::Relaxed) {
+                let limit = self.inner.config.exit_flush_timeout + Duration::from_secs(1);
+                let _ = done.wait_timeout_while(lock(finished), limit, |finished| !*finished);
+            }
             return FlushReport::default();
         }
+        let report = self.shut_down_now(reason);
+        *lock(finished) = true;
+        done.notify_all();
+        report
+    }
+
+    fn shut_down_now(&self, reason: ExitReason) -> FlushReport {
         if self.inner.is_child.load(Ordering::Relaxed) {
             // A forked child never finishes the parent's run; its events are on disk already.
             let _ = self.end_run(end_for(reason), false);

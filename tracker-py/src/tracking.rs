@@ -206,7 +206,16 @@ fn shutdown(py: Python<'_>, exit_code: Option<i32>) -> PyResult<bool> {
     delivered.map(|()| report.complete)
 }
 
+/// Arms the flush before a SIGTERM ends this process (multiprocessing workers
+/// that `Pool.terminate()` ends); see `tracker_client::flush_on_sigterm`.
+/// Returns whether it is armed (false when SIGTERM is handled or ignored already).
+#[pyfunction]
+fn flush_on_sigterm() -> bool {
+    tracker_client::flush_on_sigterm()
+}
+
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(flush_on_sigterm, module)?)?;
     module.add_function(wrap_pyfunction!(track_init, module)?)?;
     module.add_function(wrap_pyfunction!(genter, module)?)?;
     module.add_function(wrap_pyfunction!(gexit, module)?)?;

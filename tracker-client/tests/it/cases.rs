@@ -214,6 +214,63 @@ pub(crate) fn a_killed_process_leaves_a_spool_the_next_process_replays(h: Harnes
     assert!(h.spool_files().is_empty(), "{:?}", h.spool_files());
 }
 
+/// A worker a pool ends with SIGTERM stores what it recorded first, then dies
+/// of the signal; the signal is sent to a thread other than the main one (the
+/// kernel may pick any), which a handler on the main thread would never see.
+pub(crate) fn a_sigterm_flushes_then_ends_the_process(h: Harness) {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = crate::worker::spawn(
+        "sigterm",
+        &[
+            ("PIPETRACK_DATABASE_URL", h.url.as_str()),
+            ("PIPETRACK_SPOOL_DIR", h.spool.to_str().unwrap()),
+            ("PIPETRACK_FLUSH_MS", "600000"),
+            ("PIPETRACK_SAMPLE_S", "0"),
+        ],
+    );
+    let stdout = child.stdout.take().expect("stdout");
+    let run_id = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.split_once("READY ").map(|(_, id)| id.parse::<RunId>().expect("run id")))
+        .expect("the worker reported READY");
+    let pid = child.id();
+    let thread = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("the worker's threads")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i64>().ok())
+        .find(|&tid| tid != i64::from(pid))
+        .expect("the worker has a thread besides its main one");
+    #[allow(unsafe_code)]
+    // SAFETY: tgkill takes plain integers.
+    let sent = unsafe { libc::syscall(libc::SYS_tgkill, i64::from(pid), thread, libc::SIGTERM) };
+    assert_eq!(sent, 0, "tgkill: {}", std::io::Error::last_os_error());
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill");
+            panic!("the worker did not die of its SIGTERM within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+    let tasks = h.tasks(run_id);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!((tasks[0].name.as_str(), tasks[0].status), ("worker task", TaskStatus::Completed));
+    let messages: Vec<_> = h
+        .events(run_id)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::StatusUpdate(update) => update.message,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, ["before the SIGTERM"]);
+    assert!(h.spool_files().is_empty(), "{:?}", h.spool_files());
+}
+
 pub(crate) fn spool_replay_as_operators_run_it(h: Harness) {
     quiet();
     let run_id = kill_worker_after_spooling(&h);
@@ -486,4 +543,50 @@ pub(crate) fn bad_input_is_a_clear_error_never_a_panic(h: Harness) {
     let run = h.run(run_id);
     assert_eq!(run.status, Some(RunStatus::Failed));
     assert_eq!((run.error_class.as_deref(), run.tasks_done), (Some("OSError"), 1));
+}
+
+/// Two threads shut down at once (a worker's normal exit and its SIGTERM
+/// flush): the second waits until the first has flushed, so the process never
+/// dies mid-flush. The store is a server that accepts connections and never
+/// answers, so the first shutdown lasts its whole flush timeout.
+pub(crate) fn a_second_shutdown_waits_for_the_first() {
+    quiet();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let url = format!("postgres://pipetrack@127.0.0.1:{}/none", silent.local_addr().unwrap().port());
+    let spool = std::env::temp_dir().join(format!("pt_two_shutdowns_{}", uuid::Uuid::new_v4().simple()));
+    let config = tracker_client::ClientConfig {
+        store: tracker_client::config::StoreSetting::Given(
+            tracker_db::StoreConfig::from_url(&url, tracker_db::config::Source::Code).expect("url"),
+        ),
+        sample_interval: None,
+        store_timeout: Duration::from_secs(1),
+        exit_flush_timeout: Duration::from_secs(1),
+        spool_dir: spool.clone(),
+        ..tracker_client::ClientConfig::default()
+    };
+    let tracker = Arc::new(Tracker::new(config));
+    init(&tracker, "DAILY_12_Two_Exits.py", None);
+    tracker.enter("task").unwrap();
+    tracker.exit().unwrap();
+    let started = Instant::now();
+    let first = {
+        let tracker = Arc::clone(&tracker);
+        std::thread::spawn(move || {
+            let report = tracker.shutdown(ExitReason::Code(0));
+            (report, Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let second = tracker.shutdown(ExitReason::Unknown);
+    let second_returned = Instant::now();
+    let (first, first_returned) = first.join().expect("first shutdown");
+    assert!(!first.complete && first.spooled > 0, "the silent store took nothing: {first:?}");
+    assert_eq!(second, tracker_client::FlushReport::default());
+    assert!(
+        first_returned <= second_returned + Duration::from_millis(100),
+        "the second shutdown returned {:?} after the start, the first only {:?} after it",
+        second_returned - started,
+        first_returned - started,
+    );
+    let _ = std::fs::remove_dir_all(spool);
 }

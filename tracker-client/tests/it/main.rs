@@ -33,10 +33,16 @@ both_backends! {
     a_slow_store_overflows_the_queue_into_the_spool_and_nothing_is_lost,
     a_killed_process_leaves_a_spool_the_next_process_replays,
     spool_replay_as_operators_run_it,
+    a_sigterm_flushes_then_ends_the_process,
     a_fork_storm_reports_into_the_parent_run,
     a_joining_process_adds_a_stream_not_a_run,
     exit_reasons_finish_the_run,
     heartbeats_and_resource_samples_are_recorded,
     high_rate_updates_are_coalesced_to_the_latest_value,
     bad_input_is_a_clear_error_never_a_panic,
+}
+
+#[test]
+fn a_second_shutdown_waits_for_the_first() {
+    cases::a_second_shutdown_waits_for_the_first();
 }

@@ -27,6 +27,7 @@ fn entry() {
     };
     match mode.as_str() {
         "spool-and-wait" => spool_and_wait(),
+        "sigterm" => record_then_wait_for_sigterm(),
         other => panic!("unknown worker mode {other}"),
     }
 }
@@ -63,4 +64,53 @@ fn spool_and_wait() {
     writeln!(out, "READY {run_id}").expect("stdout");
     out.flush().expect("flush");
     std::thread::sleep(Duration::from_mins(2));
+}
+
+/// A script on the process-wide tracker (configured by the environment) with
+/// the SIGTERM flush armed: one task and a message, then READY with its run id
+/// and a wait for the signal. Its writer only writes every ten minutes (the
+/// parent sets `PIPETRACK_FLUSH_MS`), so what lands got there by the flush.
+fn record_then_wait_for_sigterm() {
+    let run_id = tracker_client::track_init(InitOptions {
+        script_name: Some("DAILY_11_Terminated.py".into()),
+        ..InitOptions::default()
+    })
+    .expect("init")
+    .expect("tracking is on");
+    tracker_client::genter("worker task").expect("enter");
+    tracker_client::gmessage("before the SIGTERM").expect("message");
+    tracker_client::gexit().expect("exit");
+    assert!(tracker_client::flush_on_sigterm(), "SIGTERM has its default action here");
+    assert_eq!(
+        forked_child_dies_of_sigterm(),
+        Some(libc::SIGTERM),
+        "a forked child has the default action again"
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "READY {run_id}").expect("stdout");
+    out.flush().expect("flush");
+    drop(out);
+    std::thread::sleep(Duration::from_mins(2));
+    panic!("no SIGTERM came");
+}
+
+/// Forks a child that raises SIGTERM at itself (then exits 0 if it survives);
+/// returns the signal that ended it.
+#[allow(unsafe_code)] // fork, raise, _exit and waitpid, as a forking R or Python worker does
+fn forked_child_dies_of_sigterm() -> Option<i32> {
+    // SAFETY: the child only raises a signal and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: plain calls in the child, no allocation.
+        unsafe {
+            libc::raise(libc::SIGTERM);
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child into a local.
+    let waited = unsafe { libc::waitpid(pid, &raw mut status, 0) };
+    assert_eq!(waited, pid);
+    libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status))
 }

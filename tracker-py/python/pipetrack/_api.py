@@ -106,6 +106,12 @@ def _flush_on_terminate_in_workers() -> None:
       Pool()``) ends workers that way. The signal then kills the process as
       before. A SIGTERM handler the program installed itself is left alone.
 
+      The flush runs on a native thread, not in a Python signal handler: the
+      pool's workers wait for tasks on a semaphore, and a Python handler only
+      runs when the main thread next executes Python code, which a worker
+      blocked there may never do (``terminate()`` would then wait for it
+      forever).
+
     Forked workers need neither: they write each event to disk synchronously."""
     multiprocessing = sys.modules.get("multiprocessing")
     if multiprocessing is None or multiprocessing.parent_process() is None:
@@ -115,17 +121,8 @@ def _flush_on_terminate_in_workers() -> None:
     # Lowest priority: after the program's own finalizers. Idempotent with
     # the atexit flush that spawn workers also run.
     multiprocessing_util.Finalize(None, _native.shutdown, exitpriority=-1000)
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread
-    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        return
-
-    def flush_then_die(signum: int, frame: object) -> None:
-        _native.shutdown()
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    signal.signal(signal.SIGTERM, flush_then_die)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        _native.flush_on_sigterm()
 
 
 def track_init(

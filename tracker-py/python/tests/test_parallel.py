@@ -65,6 +65,67 @@ def test_process_pool_executor_workers_report_into_the_parent_run(store: Store, 
     _check_fan_out(store, method)
 
 
+TERMINATED_WORKER_SCRIPT = """
+import ctypes, multiprocessing, os, signal, sys, pipetrack
+
+def work(held, ready):
+    pipetrack.genter("worker task")
+    pipetrack.gmessage("before the SIGTERM")
+    pipetrack.gexit()
+    ready.set()
+    held.acquire()  # blocked on a semaphore, as a pool's idle worker is
+
+if __name__ == "__main__":
+    method, target = sys.argv[1], sys.argv[2]
+    context = multiprocessing.get_context(method)
+    pipetrack.track_init()
+    pipetrack.genter("Fan out")
+    held, ready = context.Lock(), context.Event()
+    held.acquire()
+    worker = context.Process(target=work, args=(held, ready))
+    worker.start()
+    assert ready.wait(60), "the worker never ran its task"
+    if target == "process":
+        worker.terminate()  # what Pool.terminate() does
+    else:
+        # The kernel may hand a process's SIGTERM to any of its threads.
+        others = sorted(int(t) for t in os.listdir(f"/proc/{worker.pid}/task") if int(t) != worker.pid)
+        assert others, "the worker has no threads besides its main one"
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.tgkill(worker.pid, others[0], signal.SIGTERM) == 0, ctypes.get_errno()
+    worker.join(60)
+    if worker.exitcode is None:
+        worker.kill()
+        worker.join()
+        raise AssertionError("the worker did not die of its SIGTERM within 60 s")
+    assert worker.exitcode == -signal.SIGTERM, f"worker exit code {worker.exitcode}"
+    pipetrack.gexit()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+@pytest.mark.parametrize("target", ["process", "thread"])
+def test_a_terminated_worker_stores_its_events_then_dies(store: Store, method: str, target: str) -> None:
+    # The worker's writer would only write after ten minutes: what it recorded
+    # reaches the store through the flush its SIGTERM triggers. The SIGTERM
+    # arrives while the worker's main thread waits on a semaphore; sent to
+    # another thread of the worker, a Python-level handler would never run
+    # (the worker used to hang there, and Pool.terminate() with it).
+    store.run_script(
+        TERMINATED_WORKER_SCRIPT,
+        args=[method, target],
+        env={"PIPETRACK_FLUSH_MS": "600000"},
+    )
+    detail = store.only_run()
+    assert detail["run"]["status"] == "completed"
+    tasks = {t["name"]: t for t in detail["tasks"]}
+    assert tasks["Fan out"]["status"] == "completed"
+    assert tasks["worker task"]["status"] == "completed"
+    assert tasks["worker task"]["stream"] != tasks["Fan out"]["stream"]
+    assert [m["message"] for m in detail["messages"]] == ["before the SIGTERM"]
+
+
 def test_threads_enter_and_exit_tasks_concurrently(store: Store) -> None:
     store.run_script(
         """
