@@ -65,13 +65,17 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<Option<MakeRustlsConne
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match settings.mode {
         TlsMode::Off => return Ok(None),
-        TlsMode::Require => Arc::new(NoCertificateCheck { provider: provider.clone() }),
+        TlsMode::Require => Arc::new(PartialCheck { chain: None, provider: provider.clone() }),
         TlsMode::VerifyCa | TlsMode::VerifyFull => {
             let roots = Arc::new(roots(settings.root_cert.as_deref())?);
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
                 .build()
                 .map_err(|err| format!("cannot set up certificate checks: {err}"))?;
-            if settings.mode == TlsMode::VerifyCa { Arc::new(AnyHostName { inner: webpki }) } else { webpki }
+            if settings.mode == TlsMode::VerifyCa {
+                Arc::new(PartialCheck { chain: Some(webpki), provider: provider.clone() })
+            } else {
+                webpki
+            }
         }
     };
     let config = ClientConfig::builder_with_provider(provider)
@@ -105,13 +109,17 @@ fn roots(root_cert: Option<&Path>) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// `verify-ca`: the chain must lead to a trusted CA; the host name is not checked.
+/// libpq's two partial checks: `require` accepts any certificate (`chain:
+/// None`); `verify-ca` wants its chain to lead to a trusted CA but does not
+/// check the host name. The handshake signatures are always checked, so the
+/// connection is encrypted with the key of the certificate presented.
 #[derive(Debug)]
-struct AnyHostName {
-    inner: Arc<WebPkiServerVerifier>,
+struct PartialCheck {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for AnyHostName {
+impl ServerCertVerifier for PartialCheck {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -120,54 +128,13 @@ impl ServerCertVerifier for AnyHostName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `require`: any certificate; the handshake signatures are still checked, so
-/// the connection is encrypted with the key of the certificate presented.
-#[derive(Debug)]
-struct NoCertificateCheck {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoCertificateCheck {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

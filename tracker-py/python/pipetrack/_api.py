@@ -19,7 +19,6 @@ import functools
 import inspect
 import os
 import platform
-import signal
 import sys
 import threading
 import traceback as traceback_module
@@ -121,8 +120,8 @@ def _flush_on_terminate_in_workers() -> None:
     # Lowest priority: after the program's own finalizers. Idempotent with
     # the atexit flush that spawn workers also run.
     multiprocessing_util.Finalize(None, _native.shutdown, exitpriority=-1000)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        _native.flush_on_sigterm()
+    # Declines when the program handles or ignores SIGTERM already.
+    _native.flush_on_sigterm()
 
 
 def track_init(
